@@ -1,0 +1,486 @@
+// Package push keeps users, their secret hashes and their live sessions, and delivers messages
+// to them. It knows nothing of HTTP or wire formats: sessions are reached through the Session
+// interface, and a Message carries its encoded forms once the first session computed them.
+//
+// Guarantees:
+//   - every live session of a user gets every message sent to that user, in send order;
+//   - a message to a registered user with no live session is kept (bounded in count, bytes and
+//     age) and delivered, in order, when a session of that user authenticates;
+//   - a session that drops can resume within the recovery window and gets every message after
+//     the offset it names, exactly once and in order, or is told it cannot recover;
+//   - sessions of different users never see each other's messages.
+package push
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned by Hub methods.
+var (
+	ErrUnauthorized    = errors.New("unauthorized")
+	ErrTooManySessions = errors.New("too many sessions for this user")
+	ErrCannotRecover   = errors.New("session cannot be recovered")
+	ErrInvalidHash     = errors.New("hash must be a non-empty string")
+)
+
+// Session is a live, authenticated connection of a user, as the hub sees it.
+type Session interface {
+	// Deliver queues m for the session. It must not block on the network. An error means the
+	// session is gone or too slow; the hub then counts the message as not delivered to it.
+	Deliver(m *Message) error
+	// Disconnect closes the session (unregister, admin disconnect). It may be called with hub
+	// locks held, so it must not call back into the hub synchronously.
+	Disconnect(reason string)
+}
+
+// Options bound what the hub keeps per user.
+type Options struct {
+	BufferSize         int           // messages kept per user for absent sessions and recovery
+	BufferBytes        int64         // bytes of message data kept per user
+	BufferTTL          time.Duration // how long a message nobody received is kept
+	RecoveryWindow     time.Duration // how long a dropped session can resume; 0 disables recovery
+	MaxSessionsPerUser int           // 0: no limit
+	Now                func() time.Time
+}
+
+// Message is one send: the same value goes to every recipient, so whatever encodes it does so
+// once and caches the result with Encoded.
+type Message struct {
+	Seq   uint64          // increases with every send on this hub; the recovery offset
+	Event string          // socket.io event name, "message" unless the sender chose another
+	Data  json.RawMessage // the value as the sender gave it
+	at    time.Time
+	forms [MessageForms]encodedForm
+}
+
+// MessageForms is how many distinct encodings of one message a hub's users may need (e.g. with
+// and without a recovery offset).
+const MessageForms = 2
+
+type encodedForm struct {
+	once sync.Once
+	v    any
+}
+
+// Encoded returns the message's encoded form number form, computing it with encode the first
+// time any session asks. encode must not keep m.
+func (m *Message) Encoded(form int, encode func(*Message) any) any {
+	f := &m.forms[form]
+	f.once.Do(func() { f.v = encode(m) })
+	return f.v
+}
+
+// Binding is one session attached to one user. The caller keeps it and hands it back to
+// Release when the session ends.
+type Binding struct {
+	user    *user
+	sess    Session
+	pid     string
+	startAt uint64 // hub sequence when the session attached: an offset-less resume starts here
+}
+
+// UserID is the user the binding belongs to.
+func (b *Binding) UserID() string { return b.user.id }
+
+// Hub is the set of registered users and their sessions. It is safe for concurrent use.
+type Hub struct {
+	opts Options
+	seq  atomic.Uint64
+
+	mu    sync.RWMutex
+	users map[string]*user
+
+	resumeMu sync.Mutex
+	resume   map[string]resumeRecord // pid -> a dropped session that may come back
+
+	counters counters
+}
+
+type resumeRecord struct {
+	user    *user
+	offset  uint64 // hub sequence it had reached when attached (used when the client names none)
+	expires time.Time
+}
+
+type counters struct {
+	sent, delivered, buffered, dropped, expired atomic.Uint64
+	authOK, authFailed, recovered, notRecovered atomic.Uint64
+}
+
+// user is one registration. sendMu orders sends, attach-and-flush and the log; sessMu guards
+// only the copy-on-write session list, so that a session closing while a send holds sendMu
+// (a slow client cut inside Deliver) can still detach.
+type user struct {
+	id string
+
+	sendMu   sync.Mutex
+	hashSum  [sha256.Size]byte
+	log      []logEntry
+	logBytes int64
+	pruned   uint64 // highest Seq dropped from log: offsets before it cannot be recovered
+	gone     bool   // unregistered
+
+	sessMu   sync.Mutex
+	sessions atomic.Pointer[[]*Binding]
+}
+
+type logEntry struct {
+	m         *Message
+	delivered bool // reached at least one session
+}
+
+// NewHub returns an empty hub.
+func NewHub(opts Options) *Hub {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Hub{opts: opts, users: make(map[string]*user), resume: make(map[string]resumeRecord)}
+}
+
+// Register creates the user or replaces its hash. Live sessions stay connected.
+func (h *Hub) Register(userID, hash string) error {
+	if hash == "" {
+		return ErrInvalidHash
+	}
+	sum := sha256.Sum256([]byte(hash))
+	h.mu.Lock()
+	u := h.users[userID]
+	if u == nil {
+		u = &user{id: userID}
+		u.sessions.Store(new([]*Binding))
+		h.users[userID] = u
+	}
+	h.mu.Unlock()
+	u.sendMu.Lock()
+	u.hashSum = sum
+	u.sendMu.Unlock()
+	return nil
+}
+
+// Unregister removes the user, drops what was kept for it and disconnects its sessions.
+// It reports whether the user existed.
+func (h *Hub) Unregister(userID string) bool {
+	h.mu.Lock()
+	u := h.users[userID]
+	delete(h.users, userID)
+	h.mu.Unlock()
+	if u == nil {
+		return false
+	}
+	u.sendMu.Lock()
+	u.gone = true
+	u.log, u.logBytes = nil, 0
+	u.sendMu.Unlock()
+	for _, b := range *u.sessions.Load() {
+		b.sess.Disconnect("unregistered")
+	}
+	return true
+}
+
+// DisconnectUser closes every live session of the user and returns how many there were.
+func (h *Hub) DisconnectUser(userID string) (int, bool) {
+	u := h.user(userID)
+	if u == nil {
+		return 0, false
+	}
+	list := *u.sessions.Load()
+	for _, b := range list {
+		b.sess.Disconnect("disconnected by the application")
+	}
+	return len(list), true
+}
+
+// Users lists the registered user ids, sorted.
+func (h *Hub) Users() []string {
+	h.mu.RLock()
+	ids := make([]string, 0, len(h.users))
+	for id := range h.users {
+		ids = append(ids, id)
+	}
+	h.mu.RUnlock()
+	sort.Strings(ids)
+	return ids
+}
+
+func (h *Hub) user(id string) *user {
+	h.mu.RLock()
+	u := h.users[id]
+	h.mu.RUnlock()
+	return u
+}
+
+// checkHash compares in constant time (sha256 first, so that the length does not leak either).
+func (u *user) checkHash(hash string) bool {
+	sum := sha256.Sum256([]byte(hash))
+	u.sendMu.Lock()
+	want := u.hashSum
+	gone := u.gone
+	u.sendMu.Unlock()
+	return !gone && subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+}
+
+// Authenticate checks the hash and attaches sess to the user; messages kept while the user had
+// no session are delivered to it first, in order. pid names the session for a later Resume
+// ("" when the client cannot recover).
+func (h *Hub) Authenticate(userID, hash string, sess Session, pid string) (*Binding, error) {
+	u := h.user(userID)
+	if u == nil || !u.checkHash(hash) {
+		h.counters.authFailed.Add(1)
+		return nil, ErrUnauthorized
+	}
+	b, err := h.attach(u, sess, pid, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	h.counters.authOK.Add(1)
+	return b, nil
+}
+
+// Resume attaches sess as the continuation of the dropped session pid: it gets every kept
+// message after offset ("" means the client received nothing since it attached). It fails with
+// ErrCannotRecover when the session is unknown, expired, or messages it missed were dropped.
+func (h *Hub) Resume(pid string, offset string, sess Session) (*Binding, error) {
+	now := h.opts.Now()
+	h.resumeMu.Lock()
+	rec, ok := h.resume[pid]
+	delete(h.resume, pid)
+	h.resumeMu.Unlock()
+	if !ok || now.After(rec.expires) {
+		h.counters.notRecovered.Add(1)
+		return nil, ErrCannotRecover
+	}
+	from := rec.offset
+	if offset != "" {
+		n, err := parseOffset(offset)
+		if err != nil || n > h.seq.Load() {
+			h.counters.notRecovered.Add(1)
+			return nil, ErrCannotRecover
+		}
+		from = n
+	}
+	b, err := h.attach(rec.user, sess, pid, from, true)
+	if err != nil {
+		h.counters.notRecovered.Add(1)
+		return nil, err
+	}
+	h.counters.recovered.Add(1)
+	return b, nil
+}
+
+// attach adds sess to u and replays what it is owed: for a resume, every kept message after
+// from; otherwise the messages no session received.
+func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool) (*Binding, error) {
+	u.sendMu.Lock()
+	defer u.sendMu.Unlock()
+	if u.gone {
+		return nil, ErrUnauthorized
+	}
+	if resume && from < u.pruned {
+		return nil, ErrCannotRecover
+	}
+	h.pruneLocked(u)
+	// startAt is what an offset-less resume of this session starts after: everything it is
+	// about to be sent here, and everything sent to the user from now on.
+	b := &Binding{user: u, sess: sess, pid: pid, startAt: h.seq.Load()}
+	if resume {
+		b.startAt = from
+	} else if first := u.firstUndelivered(); first != nil {
+		b.startAt = first.Seq - 1
+	}
+	u.sessMu.Lock()
+	old := *u.sessions.Load()
+	if h.opts.MaxSessionsPerUser > 0 && len(old) >= h.opts.MaxSessionsPerUser {
+		u.sessMu.Unlock()
+		return nil, ErrTooManySessions
+	}
+	list := make([]*Binding, len(old), len(old)+1)
+	copy(list, old)
+	list = append(list, b)
+	u.sessions.Store(&list)
+	u.sessMu.Unlock()
+
+	for i := range u.log {
+		e := &u.log[i]
+		if resume && e.m.Seq <= from || !resume && e.delivered {
+			continue
+		}
+		if sess.Deliver(e.m) == nil {
+			e.delivered = true
+			h.counters.delivered.Add(1)
+		}
+	}
+	return b, nil
+}
+
+func (u *user) firstUndelivered() *Message {
+	for _, e := range u.log {
+		if !e.delivered {
+			return e.m
+		}
+	}
+	return nil
+}
+
+// Release detaches a binding's session. When resumable, the session may come back with Resume
+// within the recovery window.
+func (h *Hub) Release(b *Binding, resumable bool) {
+	u := b.user
+	u.sessMu.Lock()
+	old := *u.sessions.Load()
+	for i, x := range old {
+		if x == b {
+			list := make([]*Binding, 0, len(old)-1)
+			list = append(list, old[:i]...)
+			list = append(list, old[i+1:]...)
+			u.sessions.Store(&list)
+			break
+		}
+	}
+	u.sessMu.Unlock()
+	if resumable && b.pid != "" && h.opts.RecoveryWindow > 0 {
+		h.resumeMu.Lock()
+		h.resume[b.pid] = resumeRecord{user: u, offset: b.startAt, expires: h.opts.Now().Add(h.opts.RecoveryWindow)}
+		h.resumeMu.Unlock()
+	}
+}
+
+// SendResult says what became of one send.
+type SendResult struct {
+	Delivered int      // sessions that got the message now
+	Buffered  int      // users with no live session for whom it was kept
+	Unknown   []string // user ids that are not registered
+}
+
+// Send delivers one message to every live session of each user, keeping it for users with no
+// live session. The message is shared: encoded once for all recipients.
+func (h *Hub) Send(userIDs []string, event string, data json.RawMessage) SendResult {
+	var res SendResult
+	m := h.newMessage(event, data)
+	for _, id := range userIDs {
+		u := h.user(id)
+		if u == nil {
+			res.Unknown = append(res.Unknown, id)
+			continue
+		}
+		n, kept := h.deliver(u, m, true)
+		res.Delivered += n
+		if kept {
+			res.Buffered++
+		}
+	}
+	h.counters.sent.Add(1)
+	return res
+}
+
+// Broadcast delivers one message to every live session of every user. Users with no live
+// session do not keep it: a broadcast is for whoever is there.
+func (h *Hub) Broadcast(event string, data json.RawMessage) int {
+	m := h.newMessage(event, data)
+	h.mu.RLock()
+	users := make([]*user, 0, len(h.users))
+	for _, u := range h.users {
+		users = append(users, u)
+	}
+	h.mu.RUnlock()
+	total := 0
+	for _, u := range users {
+		n, _ := h.deliver(u, m, false)
+		total += n
+	}
+	h.counters.sent.Add(1)
+	return total
+}
+
+func (h *Hub) newMessage(event string, data json.RawMessage) *Message {
+	return &Message{Seq: h.seq.Add(1), Event: event, Data: data, at: h.opts.Now()}
+}
+
+// deliver hands m to u's sessions and logs it for recovery; keep says whether a user with no
+// session keeps it. It reports the sessions reached and whether it was kept for later.
+func (h *Hub) deliver(u *user, m *Message, keep bool) (int, bool) {
+	u.sendMu.Lock()
+	defer u.sendMu.Unlock()
+	if u.gone {
+		return 0, false
+	}
+	n := 0
+	for _, b := range *u.sessions.Load() {
+		if b.sess.Deliver(m) == nil {
+			n++
+		}
+	}
+	h.counters.delivered.Add(uint64(n))
+	if n == 0 && !keep {
+		return 0, false
+	}
+	if h.opts.BufferSize > 0 {
+		u.log = append(u.log, logEntry{m: m, delivered: n > 0})
+		u.logBytes += int64(len(m.Data))
+		h.pruneLocked(u)
+	}
+	if n == 0 {
+		h.counters.buffered.Add(1)
+		return 0, true
+	}
+	return n, false
+}
+
+// pruneLocked drops what is over the count or byte bound (oldest first) and what is too old.
+func (h *Hub) pruneLocked(u *user) {
+	now := h.opts.Now()
+	drop := 0
+	for drop < len(u.log) {
+		e := u.log[drop]
+		age := now.Sub(e.m.at)
+		over := len(u.log)-drop > h.opts.BufferSize ||
+			(h.opts.BufferBytes > 0 && u.logBytes > h.opts.BufferBytes)
+		expiredUndelivered := !e.delivered && age > h.opts.BufferTTL
+		expiredDelivered := e.delivered && age > h.opts.RecoveryWindow
+		if !over && !expiredUndelivered && !expiredDelivered {
+			break
+		}
+		if !e.delivered {
+			if over {
+				h.counters.dropped.Add(1)
+			} else {
+				h.counters.expired.Add(1)
+			}
+		}
+		u.logBytes -= int64(len(e.m.Data))
+		u.pruned = e.m.Seq
+		drop++
+	}
+	if drop > 0 {
+		u.log = append(u.log[:0:0], u.log[drop:]...)
+	}
+}
+
+// Sweep drops expired messages and resume records. The owner calls it periodically (see Run).
+func (h *Hub) Sweep() {
+	h.mu.RLock()
+	users := make([]*user, 0, len(h.users))
+	for _, u := range h.users {
+		users = append(users, u)
+	}
+	h.mu.RUnlock()
+	for _, u := range users {
+		u.sendMu.Lock()
+		h.pruneLocked(u)
+		u.sendMu.Unlock()
+	}
+	now := h.opts.Now()
+	h.resumeMu.Lock()
+	for pid, r := range h.resume {
+		if now.After(r.expires) {
+			delete(h.resume, pid)
+		}
+	}
+	h.resumeMu.Unlock()
+}

@@ -1,0 +1,261 @@
+package push
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeSession records what the hub delivers to it.
+type fakeSession struct {
+	mu     sync.Mutex
+	got    []string
+	seqs   []uint64
+	closed string
+	fail   bool
+}
+
+func (s *fakeSession) Deliver(m *Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return errors.New("slow")
+	}
+	s.got = append(s.got, string(m.Data))
+	s.seqs = append(s.seqs, m.Seq)
+	return nil
+}
+
+func (s *fakeSession) Disconnect(reason string) {
+	s.mu.Lock()
+	s.closed = reason
+	s.mu.Unlock()
+}
+
+func (s *fakeSession) messages() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newTestHub() (*Hub, *clock) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	return NewHub(Options{BufferSize: 3, BufferBytes: 1 << 20, BufferTTL: time.Minute,
+		RecoveryWindow: 2 * time.Minute, Now: c.now}), c
+}
+
+func msg(s string) json.RawMessage { return json.RawMessage(fmt.Sprintf("%q", s)) }
+
+func TestParseUserID(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{`5`, "5", true}, {`"5"`, "5", true}, {`5.0`, "5", true}, {`-0`, "0", true},
+		{`1.5`, "1.5", true}, {`"abc"`, "abc", true}, {`1e21`, "1e+21", true},
+		{`""`, "", false}, {`null`, "", false}, {`true`, "", false}, {`[5]`, "", false},
+		{`{"a":1}`, "", false}, {``, "", false}, {`"\u0000x"`, "\x00x", true},
+	} {
+		got, err := ParseUserID(json.RawMessage(tc.in))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseUserID(%s) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestAuthenticateAndIsolation(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "xxx1234")
+	h.Register("6", "other")
+	if _, err := h.Authenticate("5", "wrong", &fakeSession{}, ""); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("wrong hash: got %v, want ErrUnauthorized", err)
+	}
+	if _, err := h.Authenticate("7", "xxx1234", &fakeSession{}, ""); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("unknown user: got %v, want ErrUnauthorized", err)
+	}
+	a1, a2, b := &fakeSession{}, &fakeSession{}, &fakeSession{}
+	for _, x := range []struct {
+		id, hash string
+		s        *fakeSession
+	}{{"5", "xxx1234", a1}, {"5", "xxx1234", a2}, {"6", "other", b}} {
+		if _, err := h.Authenticate(x.id, x.hash, x.s, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := h.Send([]string{"5"}, "message", msg("for five"))
+	if res.Delivered != 2 || res.Buffered != 0 {
+		t.Fatalf("send: %+v, want 2 delivered", res)
+	}
+	if got := b.messages(); len(got) != 0 {
+		t.Fatalf("user 6 got user 5's message: %v", got)
+	}
+	if !reflect.DeepEqual(a1.messages(), []string{`"for five"`}) || !reflect.DeepEqual(a2.messages(), []string{`"for five"`}) {
+		t.Fatalf("sessions of 5 got %v and %v", a1.messages(), a2.messages())
+	}
+	// Re-registering replaces the hash and keeps the sessions.
+	h.Register("5", "newhash")
+	if _, err := h.Authenticate("5", "xxx1234", &fakeSession{}, ""); err == nil {
+		t.Fatal("old hash still accepted after re-register")
+	}
+	if res := h.Send([]string{"5"}, "message", msg("again")); res.Delivered != 2 {
+		t.Fatalf("after re-register: %+v, want the 2 live sessions kept", res)
+	}
+	if !h.Unregister("5") || a1.closed == "" || a2.closed == "" {
+		t.Fatalf("unregister did not disconnect the sessions: %q %q", a1.closed, a2.closed)
+	}
+}
+
+func TestBufferDeliveredInOrderOnAuth(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "h")
+	for _, m := range []string{"a", "b", "c", "d"} {
+		if res := h.Send([]string{"5"}, "message", msg(m)); res.Buffered != 1 {
+			t.Fatalf("send %s: %+v, want buffered", m, res)
+		}
+	}
+	s := &fakeSession{}
+	if _, err := h.Authenticate("5", "h", s, ""); err != nil {
+		t.Fatal(err)
+	}
+	// BufferSize is 3: the oldest was dropped and counted.
+	if got, want := s.messages(), []string{`"b"`, `"c"`, `"d"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if st := h.Stats(); st.MessagesDropped != 1 || st.Kept != 0 {
+		t.Fatalf("stats %+v: want 1 dropped, 0 kept", st)
+	}
+	// A second session does not get them again.
+	s2 := &fakeSession{}
+	h.Authenticate("5", "h", s2, "")
+	if got := s2.messages(); len(got) != 0 {
+		t.Fatalf("second session got already delivered messages %v", got)
+	}
+}
+
+func TestBufferExpires(t *testing.T) {
+	h, c := newTestHub()
+	h.Register("5", "h")
+	h.Send([]string{"5"}, "message", msg("old"))
+	c.t = c.t.Add(2 * time.Minute)
+	h.Send([]string{"5"}, "message", msg("new"))
+	s := &fakeSession{}
+	h.Authenticate("5", "h", s, "")
+	if got, want := s.messages(), []string{`"new"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if st := h.Stats(); st.MessagesExpired != 1 {
+		t.Fatalf("expired = %d, want 1", st.MessagesExpired)
+	}
+}
+
+func TestResume(t *testing.T) {
+	h, c := newTestHub()
+	h.Register("5", "h")
+	s := &fakeSession{}
+	b, _ := h.Authenticate("5", "h", s, "pid-1")
+	h.Send([]string{"5"}, "message", msg("1"))
+	h.Send([]string{"5"}, "message", msg("2"))
+	h.Release(b, true)
+	h.Send([]string{"5"}, "message", msg("3"))
+
+	// The client received "1" only: it names that offset and gets 2 and 3.
+	offset := fmt.Sprint(s.seqs[0])
+	s2 := &fakeSession{}
+	b2, err := h.Resume("pid-1", offset, s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s2.messages(), []string{`"2"`, `"3"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("resumed with %v, want %v", got, want)
+	}
+	// A pid resumes once.
+	if _, err := h.Resume("pid-1", offset, &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
+		t.Fatalf("second resume: %v", err)
+	}
+	// A client that received nothing names no offset and gets everything since it attached.
+	h.Release(b2, true)
+	s3 := &fakeSession{}
+	if _, err := h.Resume("pid-1", "", s3); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s3.messages(), []string{`"2"`, `"3"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("offset-less resume got %v, want %v", got, want)
+	}
+	_ = c
+}
+
+func TestResumeFailsWhenMessagesWereDropped(t *testing.T) {
+	h, c := newTestHub()
+	h.Register("5", "h")
+	s := &fakeSession{}
+	b, _ := h.Authenticate("5", "h", s, "p")
+	h.Send([]string{"5"}, "message", msg("seen"))
+	h.Release(b, true)
+	for i := 0; i < 4; i++ { // more than BufferSize while away
+		h.Send([]string{"5"}, "message", msg(fmt.Sprint(i)))
+	}
+	if _, err := h.Resume("p", fmt.Sprint(s.seqs[0]), &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
+		t.Fatalf("resume over a gap: %v, want ErrCannotRecover", err)
+	}
+	// And a resume after the window fails.
+	b2, _ := h.Authenticate("5", "h", &fakeSession{}, "q")
+	h.Release(b2, true)
+	c.t = c.t.Add(3 * time.Minute)
+	if _, err := h.Resume("q", "", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
+		t.Fatalf("resume after the window: %v", err)
+	}
+}
+
+func TestFailingSessionMeansBuffered(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "h")
+	h.Authenticate("5", "h", &fakeSession{fail: true}, "")
+	if res := h.Send([]string{"5"}, "message", msg("x")); res.Delivered != 0 || res.Buffered != 1 {
+		t.Fatalf("%+v: a message no session took must be kept", res)
+	}
+}
+
+// TestConcurrentSendAndAttach runs sends, attaches and releases together under -race and
+// checks that every session sees its messages in increasing order, each once.
+func TestConcurrentSendAndAttach(t *testing.T) {
+	h := NewHub(Options{BufferSize: 1000, BufferTTL: time.Minute, RecoveryWindow: time.Minute})
+	h.Register("u", "h")
+	var wg sync.WaitGroup
+	sessions := make([]*fakeSession, 8)
+	for i := range sessions {
+		sessions[i] = &fakeSession{}
+		wg.Add(1)
+		go func(s *fakeSession) {
+			defer wg.Done()
+			b, err := h.Authenticate("u", "h", s, "")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			h.Release(b, false)
+		}(sessions[i])
+	}
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			h.Send([]string{"u"}, "message", msg(fmt.Sprint(i)))
+		}(i)
+	}
+	wg.Wait()
+	for _, s := range sessions {
+		for i := 1; i < len(s.seqs); i++ {
+			if s.seqs[i] <= s.seqs[i-1] {
+				t.Fatalf("out of order or duplicated: %v", s.seqs)
+			}
+		}
+	}
+}

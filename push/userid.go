@@ -1,0 +1,66 @@
+package push
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// ErrInvalidUserID reports a userId that is neither a JSON number nor a non-empty JSON string.
+var ErrInvalidUserID = errors.New("userId must be a number or a non-empty string")
+
+// maxUserIDLen bounds the stored form of a userId, so that a client cannot make the server keep
+// arbitrarily large keys.
+const maxUserIDLen = 256
+
+// ParseUserID turns a userId as it arrives in JSON (admin body or a client's auth event) into
+// the one key the hub uses. 5 and "5" are the same user, as they were in the original, which
+// compared String(userId): numbers are written the way JavaScript's String() writes them.
+func ParseUserID(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", ErrInvalidUserID
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", ErrInvalidUserID
+		}
+		return CheckUserID(s)
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return "", ErrInvalidUserID
+		}
+		return jsNumberString(f), nil
+	}
+	return "", ErrInvalidUserID
+}
+
+// CheckUserID validates a userId that is already a string (e.g. from a query or a decoded value).
+func CheckUserID(s string) (string, error) {
+	if s == "" {
+		return "", ErrInvalidUserID
+	}
+	if len(s) > maxUserIDLen {
+		return "", fmt.Errorf("userId longer than %d bytes", maxUserIDLen)
+	}
+	return s, nil
+}
+
+// jsNumberString writes f as JavaScript's String(f) does for the values a userId can take:
+// integers without a fraction, and plain decimals otherwise (1e21 and beyond in exponent form).
+func jsNumberString(f float64) string {
+	if f == 0 {
+		return "0" // String(-0) is "0"
+	}
+	if math.Abs(f) < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64) // 1e+21, as JavaScript writes it
+	return s
+}
