@@ -1,0 +1,20 @@
+// Package socketio speaks the socket.io protocol on top of Engine.IO sessions:
+// protocol v5 for Engine.IO v4 clients (socket.io-client 3.x and 4.x) and
+// protocol v4 for Engine.IO v3 clients (socket.io-client 2.x).
+//
+// Only the main namespace "/" exists; a CONNECT to any other namespace is
+// answered with a CONNECT_ERROR "Invalid namespace".
+//
+// Guarantees:
+//   - Handler callbacks for one socket run one at a time, in packet order.
+//   - Handler.Disconnect is called exactly once for every socket whose Connect
+//     succeeded, and never for the others.
+//   - Socket.Send, Emit and Disconnect may be called from any goroutine at any
+//     time; after the socket is gone they return ErrClosed instead of panicking.
+//   - Input is validated like the official parser; a packet it would refuse
+//     closes the Engine.IO session. A binary packet may announce at most
+//     MaxAttachments attachments, and a half-received one is dropped with its
+//     session, so a lying client cannot make the server allocate or wait.
+//   - A Packet is encoded once (EncodeEvent) and its bytes are shared, never
+//     copied or modified, when it is sent to many sockets.
+package socketio

@@ -1,0 +1,164 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Packet is an encoded socket.io packet, ready to be sent to any number of
+// sockets. Its bytes are computed once by EncodeEvent and shared, never
+// modified, by every Send.
+type Packet struct {
+	text        []byte   // the packet's text message
+	attachments [][]byte // binary messages that follow it, for []byte arguments
+}
+
+// String returns the text form of the packet, for logs and tests.
+func (p *Packet) String() string { return string(p.text) }
+
+// EncodeEvent encodes an EVENT packet for the main namespace, to be sent with
+// Socket.Send to as many sockets as needed. Each argument is encoded with
+// encoding/json (HTML characters are not escaped; a json.RawMessage is used
+// as is, once checked), except a top-level []byte, which travels as a binary
+// attachment the way the official clients send Buffers.
+func EncodeEvent(event string, args ...any) (*Packet, error) {
+	if err := checkEventName(event); err != nil {
+		return nil, err
+	}
+	return encodeEvent(event, 0, false, args)
+}
+
+func checkEventName(event string) error {
+	if reservedEvents[event] {
+		return fmt.Errorf("socketio: encode event %q: reserved event name", event)
+	}
+	return nil
+}
+
+// encodeEvent encodes an EVENT (or BINARY_EVENT), with an ack id when hasID.
+func encodeEvent(event string, id uint64, hasID bool, args []any) (*Packet, error) {
+	e := newEncoder(typeEvent, id, hasID, args)
+	e.buf.WriteByte('[')
+	if err := e.value(event); err != nil {
+		return nil, fmt.Errorf("socketio: encode event %q: %w", event, err)
+	}
+	for i, a := range args {
+		e.buf.WriteByte(',')
+		if err := e.arg(a); err != nil {
+			return nil, fmt.Errorf("socketio: encode event %q: argument %d: %w", event, i, err)
+		}
+	}
+	e.buf.WriteByte(']')
+	return e.packet(), nil
+}
+
+// encodeAck encodes the ACK (or BINARY_ACK) answering the packet with this id.
+func encodeAck(id uint64, args []any) (*Packet, error) {
+	e := newEncoder(typeAck, id, true, args)
+	e.buf.WriteByte('[')
+	for i, a := range args {
+		if i > 0 {
+			e.buf.WriteByte(',')
+		}
+		if err := e.arg(a); err != nil {
+			return nil, fmt.Errorf("socketio: encode ack %d: argument %d: %w", id, i, err)
+		}
+	}
+	e.buf.WriteByte(']')
+	return e.packet(), nil
+}
+
+// connectReply encodes the answer to an accepted CONNECT: `0` in protocol v4,
+// `0{"sid":…}` (with "pid" when set) in v5.
+func connectReply(protocol int, sid, pid string) *Packet {
+	if protocol == 4 {
+		return &Packet{text: []byte("0")}
+	}
+	var v = struct {
+		SID string `json:"sid"`
+		PID string `json:"pid,omitempty"`
+	}{sid, pid}
+	b, _ := json.Marshal(v) // two strings cannot fail
+	return &Packet{text: append([]byte("0"), b...)}
+}
+
+// connectError encodes a CONNECT_ERROR for namespace nsp: `4{"message":…}`
+// in protocol v5, `4"message"` in v4 (what socket.io-client 2.x expects).
+func connectError(protocol int, nsp, message string) *Packet {
+	var b []byte
+	if protocol == 4 {
+		b, _ = json.Marshal(message)
+	} else {
+		b, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{message})
+	}
+	text := []byte("4")
+	if nsp != "/" {
+		text = append(append(text, nsp...), ',')
+	}
+	return &Packet{text: append(text, b...)}
+}
+
+// disconnectPacket is the DISCONNECT of the main namespace.
+func disconnectPacket() *Packet { return &Packet{text: []byte("1")} }
+
+// encoder builds one packet: the header is written first, which needs the
+// attachment count, so it is counted before the payload is encoded.
+type encoder struct {
+	buf         bytes.Buffer
+	json        *json.Encoder
+	attachments [][]byte
+}
+
+func newEncoder(typ packetType, id uint64, hasID bool, args []any) *encoder {
+	e := &encoder{}
+	e.buf.Grow(64)
+	n := 0
+	for _, a := range args {
+		if _, ok := a.([]byte); ok {
+			n++
+		}
+	}
+	if n > 0 {
+		typ += typeBinaryEvent - typeEvent // EVENT→BINARY_EVENT, ACK→BINARY_ACK
+		e.attachments = make([][]byte, 0, n)
+	}
+	e.buf.WriteByte('0' + byte(typ))
+	if n > 0 {
+		e.buf.WriteString(strconv.Itoa(n))
+		e.buf.WriteByte('-')
+	}
+	if hasID {
+		var tmp [20]byte
+		e.buf.Write(strconv.AppendUint(tmp[:0], id, 10))
+	}
+	e.json = json.NewEncoder(&e.buf)
+	e.json.SetEscapeHTML(false)
+	return e
+}
+
+func (e *encoder) arg(a any) error {
+	if b, ok := a.([]byte); ok {
+		e.buf.WriteString(`{"_placeholder":true,"num":`)
+		e.buf.WriteString(strconv.Itoa(len(e.attachments)))
+		e.buf.WriteByte('}')
+		e.attachments = append(e.attachments, b)
+		return nil
+	}
+	return e.value(a)
+}
+
+func (e *encoder) value(v any) error {
+	if err := e.json.Encode(v); err != nil {
+		return err
+	}
+	e.buf.Truncate(e.buf.Len() - 1) // Encode ends every value with '\n'
+	return nil
+}
+
+func (e *encoder) packet() *Packet {
+	return &Packet{text: e.buf.Bytes(), attachments: e.attachments}
+}

@@ -1,0 +1,162 @@
+package socketio
+
+import (
+	"encoding/json"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestEncodeEvent(t *testing.T) {
+	tests := []struct {
+		name  string
+		event string
+		args  []any
+		want  string
+		atts  [][]byte
+	}{
+		{"no args", "ping", nil, `2["ping"]`, nil},
+		{"string", "message", []any{"hi"}, `2["message","hi"]`, nil},
+		{"raw object", "message", []any{json.RawMessage(`{"a": [1, 2]}`)}, `2["message",{"a":[1,2]}]`, nil},
+		{"raw string", "message", []any{json.RawMessage(`"x"`)}, `2["message","x"]`, nil},
+		{"several", "m", []any{1, "2", map[string]any{"3": []bool{true}}}, `2["m",1,"2",{"3":[true]}]`, nil},
+		{"html is not escaped", "m", []any{"<b>&</b>"}, `2["m","<b>&</b>"]`, nil},
+		{"unicode", "é", []any{"日本"}, `2["é","日本"]`, nil},
+		{"nil", "m", []any{nil}, `2["m",null]`, nil},
+		{"binary", "file", []any{"name", []byte{1, 2, 3}}, `51-["file","name",{"_placeholder":true,"num":0}]`, [][]byte{{1, 2, 3}}},
+		{"two binaries", "f", []any{[]byte{1}, []byte{}}, `52-["f",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, [][]byte{{1}, {}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := EncodeEvent(tt.event, tt.args...)
+			if err != nil {
+				t.Fatalf("EncodeEvent: %v", err)
+			}
+			if p.String() != tt.want {
+				t.Errorf("EncodeEvent = %s, want %s", p, tt.want)
+			}
+			if !reflect.DeepEqual(p.attachments, tt.atts) {
+				t.Errorf("attachments = %v, want %v", p.attachments, tt.atts)
+			}
+			// What we encode, we (and the official parser) decode.
+			r := reassembler{max: MaxAttachments}
+			got, err := r.feed(p.text, false)
+			for _, a := range p.attachments {
+				if err != nil {
+					break
+				}
+				got, err = r.feed(a, true)
+			}
+			if err != nil || got == nil {
+				t.Fatalf("decoding our own packet: %v, %v", got, err)
+			}
+			if got.name != tt.event || len(got.args) != len(tt.args) {
+				t.Errorf("decoded %+v", got)
+			}
+		})
+	}
+}
+
+func TestEncodeEventErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		event string
+		args  []any
+		want  string
+	}{
+		{"reserved", "connect", nil, `socketio: encode event "connect": reserved event name`},
+		{"reserved disconnect", "disconnect", nil, "reserved event name"},
+		{"func", "m", []any{1, func() {}}, `socketio: encode event "m": argument 1: json: unsupported type: func()`},
+		{"NaN", "m", []any{math.NaN()}, "argument 0: json: unsupported value: NaN"},
+		{"bad raw", "m", []any{json.RawMessage(`{`)}, "argument 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := EncodeEvent(tt.event, tt.args...)
+			if err == nil {
+				t.Fatalf("EncodeEvent = %s, want error", p)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeControlPackets(t *testing.T) {
+	ack := func(id uint64, args ...any) string {
+		p, err := encodeAck(id, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.String()
+	}
+	ev := func(id uint64, args ...any) string {
+		p, err := encodeEvent("e", id, true, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.String()
+	}
+	tests := []struct{ got, want string }{
+		{connectReply(5, "abc", "").String(), `0{"sid":"abc"}`},
+		{connectReply(5, "abc", "p1").String(), `0{"sid":"abc","pid":"p1"}`},
+		{connectReply(4, "abc", "p1").String(), `0`},
+		{connectError(5, "/", "not authorized").String(), `4{"message":"not authorized"}`},
+		{connectError(4, "/", `say "no"`).String(), `4"say \"no\""`},
+		{connectError(5, "/random", "Invalid namespace").String(), `4/random,{"message":"Invalid namespace"}`},
+		{connectError(4, "/random", "Invalid namespace").String(), `4/random,"Invalid namespace"`},
+		{disconnectPacket().String(), `1`},
+		{ack(456, 1, "2", map[string][]bool{"3": {false}}), `3456[1,"2",{"3":[false]}]`},
+		{ack(0), `30[]`},
+		{ack(789, []byte{1}, []byte{2}), `62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`},
+		{ev(3, "x"), `23["e","x"]`},
+		{ev(4, []byte{1}), `51-4["e",{"_placeholder":true,"num":0}]`},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %s, want %s", tt.got, tt.want)
+		}
+	}
+}
+
+var benchSink any
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	msg := json.RawMessage(`{"title":"New message","body":"Hello, how are you today?","id":123456,"tags":["a","b"]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := EncodeEvent("message", msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSink = p
+	}
+}
+
+func BenchmarkDecodeEvent(b *testing.B) {
+	in := []byte(`2["message",{"title":"New message","body":"Hello, how are you today?","id":123456,"tags":["a","b"]}]`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		p, err := decodePacket(in, MaxAttachments)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSink = p.args
+	}
+}
+
+func BenchmarkDecodeAckedEvent(b *testing.B) {
+	in := []byte(`212["auth",5,"xxx1234"]`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		p, err := decodePacket(in, MaxAttachments)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSink = p.args
+	}
+}
