@@ -1,0 +1,190 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// servePoll answers a polling GET: at once when packets are queued,
+// otherwise when one is queued, the session closes or the upgrade needs
+// the poll to end. Everything queued goes in one response.
+func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session, rq request) {
+	s.mu.Lock()
+	if s.polling {
+		// Only one GET at a time: the official server closes the session,
+		// answering the first GET with a close packet.
+		fire := s.finishLocked("transport error", ptClose)
+		s.mu.Unlock()
+		s.afterFinish(fire)
+		writeError(w, errBadRequest)
+		return
+	}
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		writeError(w, errUnknownSID)
+		return
+	}
+	s.polling = true
+	var wake chan struct{}
+	for len(s.queue) == 0 && s.state != stateClosed && !s.upgrading && s.kind != kindWebSocket {
+		if wake == nil {
+			wake = make(chan struct{}, 1)
+		}
+		s.pollWake = wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			// The client went away mid-poll: the official server treats it
+			// as a transport error.
+			s.mu.Lock()
+			s.pollWake = nil
+			s.polling = false
+			fire := s.finishLocked("transport error", ptClose)
+			s.mu.Unlock()
+			s.afterFinish(fire)
+			return
+		}
+		s.mu.Lock()
+		s.pollWake = nil
+	}
+	var (
+		pkts []packet
+		fire bool
+	)
+	switch {
+	case s.state == stateClosed:
+		pkts = []packet{{typ: s.final}}
+	case s.kind == kindWebSocket || len(s.queue) == 0:
+		// Upgraded or upgrading: end this poll cleanly.
+		pkts = []packet{{typ: ptNoop}}
+	default:
+		pkts, s.queue = s.queue, nil
+		if s.state == stateClosing {
+			// The close packet is the last one queued, and it goes now.
+			fire = s.finishLocked(s.reason, ptClose)
+		}
+	}
+	// Cleared before the response is written: the client may send its
+	// next GET as soon as it has read this one.
+	s.polling = false
+	kind, b64 := s.kind, s.b64
+	s.mu.Unlock()
+	s.afterFinish(fire)
+	if err := srv.writePayload(w, pkts, s.proto, kind, b64, rq.j); err != nil {
+		s.closeNow("transport error", ptClose)
+	}
+}
+
+// writePayload encodes packets for the session's protocol and transport.
+func (srv *Server) writePayload(w http.ResponseWriter, pkts []packet, proto uint8, kind transportKind, b64 bool, j string) error {
+	var body []byte
+	ctype := "text/plain; charset=UTF-8"
+	switch {
+	case kind == kindJSONP:
+		body = appendJSONP(nil, j, appendV3StringPayload(nil, pkts))
+		ctype = "text/javascript; charset=UTF-8"
+	case proto == 4:
+		body = appendV4Payload(nil, pkts)
+	case !b64 && hasBinary(pkts):
+		body = appendV3BinaryPayload(nil, pkts)
+		ctype = "application/octet-stream"
+	default:
+		body = appendV3StringPayload(nil, pkts)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
+// servePost takes a polling POST: a payload of packets from the client.
+func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Session) {
+	s.mu.Lock()
+	if s.posting {
+		fire := s.finishLocked("transport error", ptClose)
+		s.mu.Unlock()
+		s.afterFinish(fire)
+		writeError(w, errBadRequest)
+		return
+	}
+	s.posting = true
+	kind := s.kind
+	s.mu.Unlock()
+	done := func() {
+		s.mu.Lock()
+		s.posting = false
+		s.mu.Unlock()
+	}
+
+	max := srv.opts.MaxPayload
+	if r.ContentLength > max {
+		done()
+		s.closeNow("transport error", ptClose)
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(srv.opts.WriteTimeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		done()
+		s.closeNow("transport error", ptClose)
+		writeError(w, errBadRequest)
+		return
+	}
+	if int64(len(body)) > max {
+		done()
+		s.closeNow("transport error", ptClose)
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if kind == kindJSONP {
+		body, err = decodeJSONPForm(body)
+	}
+	if err == nil {
+		err = s.decodePayload(body, kind != kindJSONP && r.Header.Get("Content-Type") == "application/octet-stream")
+	}
+	done()
+	if err != nil && !errors.Is(err, errStop) {
+		s.closeNow("parse error", ptClose)
+		writeError(w, errBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", "2")
+	rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "ok")
+}
+
+// errStop ends payload decoding once the session is closed.
+var errStop = errors.New("engineio: session closed while decoding")
+
+// decodePayload acts on each packet of a POST body.
+func (s *Session) decodePayload(body []byte, binary bool) error {
+	fn := func(p packet) error {
+		if !s.handlePacket(p) {
+			return errStop
+		}
+		return nil
+	}
+	switch {
+	case s.proto == 4:
+		return decodeV4Payload(body, fn)
+	case binary || (len(body) > 0 && body[0] <= 1):
+		return decodeV3BinaryPayload(body, fn)
+	default:
+		return decodeV3StringPayload(body, fn)
+	}
+}

@@ -1,0 +1,477 @@
+package engineio
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Server. Zero durations and sizes take the defaults
+// named below (the product's configuration sets them all explicitly).
+type Options struct {
+	Path               string        // URL path the server answers, "/socket.io/"
+	PingInterval       time.Duration // default 25s
+	PingTimeout        time.Duration // default 20s
+	MaxPayload         int64         // largest packet (WebSocket) or payload (polling POST) a client may send; default 1e6
+	Polling            bool          // XHR long-polling
+	JSONP              bool          // JSONP polling (Engine.IO v3 clients, `j` query parameter)
+	WebSocket          bool
+	UpgradeToWebSocket bool // offer "websocket" in the handshake's upgrades (polling sessions)
+	AllowEIO3          bool
+	CORSOrigins        []string      // allowed Origin values; "*" allows any (echoed back, with credentials)
+	QueueLimit         int           // packets waiting to be written per session; beyond it the session is closed; default 1024
+	WriteTimeout       time.Duration // every network write has this deadline; default 10s
+	Logger             *slog.Logger  // default: discard
+}
+
+// Defaults for zero Options fields, as the official server has them.
+const (
+	defaultPingInterval = 25 * time.Second
+	defaultPingTimeout  = 20 * time.Second
+	defaultMaxPayload   = 1_000_000
+	defaultQueueLimit   = 1024
+	defaultWriteTimeout = 10 * time.Second
+	// upgradeTimeout bounds the probe: a WebSocket that does not complete
+	// the upgrade in this time is dropped (the official value).
+	upgradeTimeout = 10 * time.Second
+	// wsReadBuffer is the per-connection read buffer: small, because idle
+	// sessions are the common case; larger frames are read straight through.
+	wsReadBuffer = 256
+	// writeBufferSize is the pooled buffer frames are written through.
+	writeBufferSize = 4096
+)
+
+// Handler accepts new sessions.
+type Handler interface {
+	// OpenSession is called once per accepted handshake, before any message of that session.
+	OpenSession(s *Session) SessionHandler
+}
+
+// SessionHandler receives one session's messages.
+type SessionHandler interface {
+	OnMessage(data []byte, binary bool) // sequential per session; data is not retained after return
+	OnClose(reason string)              // exactly once, after the last OnMessage
+}
+
+// Stats counts open sessions.
+type Stats struct {
+	Sessions  int // all open sessions
+	Polling   int // by transport
+	JSONP     int
+	WebSocket int
+	EIO3      int // by protocol
+	EIO4      int
+}
+
+// Server is an Engine.IO server; it is an http.Handler for Options.Path.
+type Server struct {
+	opts  Options
+	h     Handler
+	log   *slog.Logger
+	epoch time.Time
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	closing  bool
+	drained  chan struct{} // closed when the last session leaves during Shutdown
+
+	byKind  [3]atomic.Int64
+	byProto [2]atomic.Int64 // [0] v3, [1] v4
+
+	writers sync.Pool // *bufio.Writer of writeBufferSize
+}
+
+// NewServer returns a Server that hands new sessions to h.
+func NewServer(opts Options, h Handler) *Server {
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = defaultPingInterval
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = defaultPingTimeout
+	}
+	if opts.MaxPayload <= 0 {
+		opts.MaxPayload = defaultMaxPayload
+	}
+	if opts.QueueLimit <= 0 {
+		opts.QueueLimit = defaultQueueLimit
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.Path == "" {
+		opts.Path = "/engine.io/"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), sessions: make(map[string]*Session)}
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
+	return s
+}
+
+func (srv *Server) now() int64 { return int64(time.Since(srv.epoch)) }
+
+// Stats counts the open sessions by transport and protocol.
+func (srv *Server) Stats() Stats {
+	st := Stats{
+		Polling:   int(srv.byKind[kindPolling].Load()),
+		JSONP:     int(srv.byKind[kindJSONP].Load()),
+		WebSocket: int(srv.byKind[kindWebSocket].Load()),
+		EIO3:      int(srv.byProto[0].Load()),
+		EIO4:      int(srv.byProto[1].Load()),
+	}
+	st.Sessions = st.Polling + st.JSONP + st.WebSocket
+	return st
+}
+
+// Shutdown refuses new sessions and closes each open one with a close
+// packet ("server shutting down"). It returns when all are closed, or with
+// ctx's error when ctx ends first.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.closing = true
+	if srv.drained == nil {
+		srv.drained = make(chan struct{})
+		if len(srv.sessions) == 0 {
+			close(srv.drained)
+		}
+	}
+	drained := srv.drained
+	list := make([]*Session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		list = append(list, s)
+	}
+	srv.mu.Unlock()
+	for _, s := range list {
+		s.closeGraceful("server shutting down")
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("engineio: shutdown: %d sessions still open: %w", srv.Stats().Sessions, ctx.Err())
+	}
+}
+
+// register adds a new session; false when the server is shutting down.
+func (srv *Server) register(s *Session) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closing {
+		return false
+	}
+	srv.sessions[s.id] = s
+	srv.byKind[s.kind].Add(1)
+	srv.byProto[s.proto-3].Add(1)
+	return true
+}
+
+// remove drops a closed session; called with s.mu held.
+func (srv *Server) remove(s *Session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.sessions[s.id] != s {
+		return
+	}
+	delete(srv.sessions, s.id)
+	srv.byKind[s.kind].Add(-1)
+	srv.byProto[s.proto-3].Add(-1)
+	if srv.closing && len(srv.sessions) == 0 && srv.drained != nil {
+		close(srv.drained)
+	}
+}
+
+func (srv *Server) lookup(id string) *Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[id]
+}
+
+func (srv *Server) isClosing() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
+// Handshake and request errors, as the official server sends them.
+const (
+	errTransportUnknown = 0
+	errUnknownSID       = 1
+	errBadHandshake     = 2
+	errBadRequest       = 3
+	errForbidden        = 4
+	errUnsupportedProto = 5
+)
+
+var errMessages = [...]string{
+	"Transport unknown",
+	"Session ID unknown",
+	"Bad handshake method",
+	"Bad request",
+	"Forbidden",
+	"Unsupported protocol version",
+}
+
+func writeError(w http.ResponseWriter, code int) {
+	status := http.StatusBadRequest
+	if code == errForbidden {
+		status = http.StatusForbidden
+	}
+	writeJSONError(w, status, code, errMessages[code])
+}
+
+func writeJSONError(w http.ResponseWriter, status, code int, msg string) {
+	b := make([]byte, 0, 64)
+	b = append(b, `{"code":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"message":`...)
+	b = strconv.AppendQuote(b, msg)
+	b = append(b, '}')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// newSessionID returns 20 URL-safe characters from 15 random bytes.
+func newSessionID() string {
+	var b [15]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather than return short)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// originAllowed reports whether the Origin may read polling responses.
+func (srv *Server) originAllowed(origin string) bool {
+	for _, o := range srv.opts.CORSOrigins {
+		if o == "*" || o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// setCORS echoes an allowed Origin, with credentials.
+func (srv *Server) setCORS(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !srv.originAllowed(origin) {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+}
+
+// request is the Engine.IO part of a request's query.
+type request struct {
+	eio       int    // 3 or 4; 0 when missing or invalid
+	transport string // "polling" or "websocket" as sent
+	sid       string
+	jsonp     bool   // the j parameter is present
+	j         string // its digits
+	b64       bool
+}
+
+// parseQuery reads the Engine.IO query parameters.
+func parseQuery(q map[string][]string) request {
+	get := func(k string) (string, bool) {
+		v, ok := q[k]
+		if !ok || len(v) == 0 {
+			return "", ok
+		}
+		return v[0], true
+	}
+	var rq request
+	switch v, _ := get("EIO"); v {
+	case "3":
+		rq.eio = 3
+	case "4":
+		rq.eio = 4
+	}
+	rq.transport, _ = get("transport")
+	rq.sid, _ = get("sid")
+	if j, ok := get("j"); ok {
+		rq.jsonp = true
+		// Only digits reach the response (the official server does the same).
+		digits := make([]byte, 0, len(j))
+		for i := 0; i < len(j) && len(digits) < 10; i++ {
+			if j[i] >= '0' && j[i] <= '9' {
+				digits = append(digits, j[i])
+			}
+		}
+		rq.j = string(digits)
+	}
+	if b, ok := get("b64"); ok && b != "" && b != "0" && b != "false" {
+		rq.b64 = true
+	}
+	return rq
+}
+
+// ServeHTTP answers Engine.IO requests at Options.Path.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != srv.opts.Path {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method == http.MethodOptions {
+		srv.setCORS(w, r)
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			w.Header().Set("Access-Control-Allow-Headers", rh)
+		}
+		w.Header().Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	rq := parseQuery(r.URL.Query())
+	isWS := rq.transport == "websocket"
+	if !isWS {
+		srv.setCORS(w, r)
+	}
+
+	var kind transportKind
+	switch {
+	case rq.transport == "polling" && rq.jsonp:
+		if !srv.opts.JSONP {
+			writeError(w, errBadRequest)
+			return
+		}
+		kind = kindJSONP
+	case rq.transport == "polling":
+		if !srv.opts.Polling {
+			writeError(w, errTransportUnknown)
+			return
+		}
+		kind = kindPolling
+	case isWS && srv.opts.WebSocket:
+		kind = kindWebSocket
+	default:
+		writeError(w, errTransportUnknown)
+		return
+	}
+
+	if rq.sid != "" {
+		s := srv.lookup(rq.sid)
+		if s == nil {
+			writeError(w, errUnknownSID)
+			return
+		}
+		if isWS {
+			srv.serveUpgrade(w, r, s)
+			return
+		}
+		s.mu.Lock()
+		cur := s.kind
+		s.mu.Unlock()
+		if cur != kind {
+			writeError(w, errBadRequest)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			srv.servePoll(w, r, s, rq)
+		case http.MethodPost:
+			srv.servePost(w, r, s)
+		default:
+			writeError(w, errBadRequest)
+		}
+		return
+	}
+
+	if r.Method != http.MethodGet {
+		writeError(w, errBadHandshake)
+		return
+	}
+	if isWS && !isWebSocketRequest(r) {
+		writeError(w, errBadRequest)
+		return
+	}
+	if rq.eio == 0 || (rq.eio == 3 && !srv.opts.AllowEIO3) || (kind == kindJSONP && rq.eio != 3) {
+		writeError(w, errUnsupportedProto)
+		return
+	}
+	if isWS {
+		if origin := r.Header.Get("Origin"); origin != "" && !srv.originAllowed(origin) {
+			writeError(w, errForbidden)
+			return
+		}
+	}
+	if srv.isClosing() {
+		writeJSONError(w, http.StatusServiceUnavailable, errBadRequest, "Server shutting down")
+		return
+	}
+	s := &Session{
+		srv:    srv,
+		id:     newSessionID(),
+		remote: r.RemoteAddr,
+		proto:  uint8(rq.eio),
+		kind:   kind,
+		b64:    rq.b64 || kind == kindJSONP,
+	}
+	if isWS {
+		srv.handshakeWebSocket(w, r, s)
+		return
+	}
+	s.queue = append(s.queue, packet{typ: ptOpen, data: srv.openPacket(s)})
+	if !srv.open(s, r) {
+		writeJSONError(w, http.StatusServiceUnavailable, errBadRequest, "Server shutting down")
+		return
+	}
+	// The handshake GET is the session's first poll.
+	srv.servePoll(w, r, s, rq)
+}
+
+// open runs OpenSession and registers the session; false when the server
+// is shutting down.
+func (srv *Server) open(s *Session, r *http.Request) bool {
+	s.req = r
+	h := srv.h.OpenSession(s)
+	s.req = nil
+	s.mu.Lock()
+	s.h = h
+	if s.state == stateClosed {
+		reason := s.reason
+		s.onCloseCalled = true
+		s.mu.Unlock()
+		h.OnClose(reason)
+		return false
+	}
+	if !srv.register(s) {
+		s.state = stateClosed
+		s.mu.Unlock()
+		h.OnClose("server shutting down")
+		return false
+	}
+	s.startHeartbeatLocked()
+	s.mu.Unlock()
+	return true
+}
+
+// openPacket is the open packet's JSON.
+func (srv *Server) openPacket(s *Session) []byte {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"sid":"`...)
+	b = append(b, s.id...)
+	b = append(b, `","upgrades":[`...)
+	if s.kind != kindWebSocket && srv.opts.WebSocket && srv.opts.UpgradeToWebSocket {
+		b = append(b, `"websocket"`...)
+	}
+	b = append(b, `],"pingInterval":`...)
+	b = strconv.AppendInt(b, srv.opts.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, srv.opts.PingTimeout.Milliseconds(), 10)
+	if s.proto == 4 {
+		b = append(b, `,"maxPayload":`...)
+		b = strconv.AppendInt(b, srv.opts.MaxPayload, 10)
+	}
+	return append(b, '}')
+}
