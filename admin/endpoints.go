@@ -1,0 +1,215 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pushinator/pushinator/push"
+)
+
+// maxEventName bounds a custom event name; reserved names are the ones a socket.io client
+// treats as its own and never hands to the application's listeners.
+const maxEventName = 128
+
+var reservedEvents = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true, "error": true, "reconnect": true,
+}
+
+func (h *Handler) register(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+	const missing = "Missing userId or hash in data"
+	id, err := userIDField(body, missing)
+	if err != nil {
+		return nil, err
+	}
+	hash, ok := hashField(body["hash"])
+	if !ok {
+		return nil, errorf(http.StatusBadRequest, missing)
+	}
+	if err := h.svc.Register(id, hash); err != nil {
+		return nil, errorf(http.StatusBadRequest, err.Error())
+	}
+	return nil, nil
+}
+
+func (h *Handler) send(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+	const missing = "Missing userId or message in data"
+	var ids []string
+	if raw, ok := body["userIds"]; ok {
+		if _, both := body["userId"]; both {
+			return nil, errorf(http.StatusBadRequest, "Give userId or userIds, not both")
+		}
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+			return nil, errorf(http.StatusBadRequest, "userIds must be a non-empty array of numbers or strings")
+		}
+		seen := make(map[string]bool, len(list))
+		for _, r := range list {
+			id, err := push.ParseUserID(r)
+			if err != nil {
+				return nil, errorf(http.StatusBadRequest, "userIds: "+err.Error())
+			}
+			if !seen[id] { // a user listed twice gets the message once
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	} else {
+		id, err := userIDField(body, missing)
+		if err != nil {
+			return nil, err
+		}
+		ids = []string{id}
+	}
+	msg, err := messageField(body, missing)
+	if err != nil {
+		return nil, err
+	}
+	event, err := eventField(body)
+	if err != nil {
+		return nil, err
+	}
+	res := h.svc.Send(ids, event, msg)
+	out := map[string]any{"delivered": res.Delivered, "buffered": res.Buffered}
+	if len(res.Unknown) > 0 {
+		out["unknownUsers"] = res.Unknown
+	}
+	return out, nil
+}
+
+func (h *Handler) broadcast(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+	msg, err := messageField(body, "Missing message in data")
+	if err != nil {
+		return nil, err
+	}
+	event, err := eventField(body)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"delivered": h.svc.Broadcast(event, msg)}, nil
+}
+
+func (h *Handler) list(*http.Request, map[string]json.RawMessage) (map[string]any, error) {
+	return map[string]any{"users": h.svc.Users(), "scope": h.scope()}, nil
+}
+
+func (h *Handler) unregister(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+	id, err := userIDField(body, "Missing userId in data")
+	if err != nil {
+		return nil, err
+	}
+	if !h.svc.Unregister(id) {
+		return nil, errorf(http.StatusNotFound, "Unknown userId")
+	}
+	return nil, nil
+}
+
+func (h *Handler) disconnect(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+	id, err := userIDField(body, "Missing userId in data")
+	if err != nil {
+		return nil, err
+	}
+	n, ok := h.svc.DisconnectUser(id)
+	if !ok {
+		return nil, errorf(http.StatusNotFound, "Unknown userId")
+	}
+	return map[string]any{"disconnected": n}, nil
+}
+
+func (h *Handler) health(*http.Request, map[string]json.RawMessage) (map[string]any, error) {
+	return nil, nil
+}
+
+func (h *Handler) scope() string {
+	if h.opts.Node != "" {
+		return "cluster"
+	}
+	return "node"
+}
+
+func (h *Handler) stats(*http.Request, map[string]json.RawMessage) (map[string]any, error) {
+	st := h.svc.Stats()
+	out := map[string]any{
+		"uptimeSeconds": int64(time.Since(h.started).Seconds()),
+		"users":         st.Users,
+		"sessions":      st.Sessions,
+		"messages": map[string]any{
+			"sent": st.MessagesSent, "delivered": st.Deliveries, "buffered": st.MessagesKept,
+			"dropped": st.MessagesDropped, "expired": st.MessagesExpired, "kept": st.Kept,
+		},
+		"auth":     map[string]any{"succeeded": st.AuthOK, "failed": st.AuthFailed},
+		"recovery": map[string]any{"recovered": st.Recovered, "notRecovered": st.NotRecovered, "resumable": st.Resumable},
+		"scope":    h.scope(),
+	}
+	if h.opts.Connections != nil {
+		c := h.opts.Connections()
+		byTransport, byProtocol := map[string]int{}, map[string]int{}
+		for k, n := range c.ByTransportProtocol {
+			byTransport[k.Transport] += n
+			byProtocol["EIO"+strconv.Itoa(k.Protocol)] += n
+		}
+		out["connections"] = map[string]any{"total": c.Total, "byTransport": byTransport, "byProtocol": byProtocol}
+	}
+	return out, nil
+}
+
+// userIDField reads body.userId, a JSON number or string.
+func userIDField(body map[string]json.RawMessage, missing string) (string, error) {
+	raw, ok := body["userId"]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return "", errorf(http.StatusBadRequest, missing)
+	}
+	id, err := push.ParseUserID(raw)
+	if err != nil {
+		return "", errorf(http.StatusBadRequest, "userId: "+err.Error())
+	}
+	return id, nil
+}
+
+// hashField accepts a non-empty string, or a number written as JavaScript would, since the
+// original compared String(hash).
+func hashField(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, s != ""
+	}
+	if id, err := push.ParseUserID(raw); err == nil && raw[0] != '"' {
+		return id, true
+	}
+	return "", false
+}
+
+// messageField reads body.message: any JSON value but null, kept exactly as sent.
+func messageField(body map[string]json.RawMessage, missing string) (json.RawMessage, error) {
+	raw, ok := body["message"]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, errorf(http.StatusBadRequest, missing)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, errorf(http.StatusBadRequest, "message: not valid JSON")
+	}
+	return compact.Bytes(), nil
+}
+
+// eventField reads the optional event name ("message" when absent).
+func eventField(body map[string]json.RawMessage) (string, error) {
+	raw, ok := body["event"]
+	if !ok {
+		return "message", nil
+	}
+	var ev string
+	if err := json.Unmarshal(raw, &ev); err != nil || ev == "" || len(ev) > maxEventName {
+		return "", errorf(http.StatusBadRequest, "event must be a non-empty string of at most 128 bytes")
+	}
+	if reservedEvents[ev] {
+		return "", errorf(http.StatusBadRequest, "event "+strconv.Quote(ev)+" is reserved by socket.io")
+	}
+	return ev, nil
+}
