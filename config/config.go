@@ -211,25 +211,24 @@ type decoder struct {
 // setter validates one key's value and stores it.
 type setter func(key string, v *value) error
 
-type fields map[string]setter
+// fields is a section of the file: each key maps to a setter, or to fields
+// for a nested section.
+type fields map[string]any
 
 // schema is the file's layout: every key, and what it accepts.
 func (d *decoder) schema() fields {
 	c := d.cfg
-	section := func(f fields) setter {
-		return func(key string, v *value) error { return d.object(key, v, f) }
-	}
 	const maxInt = math.MaxInt32   // counts: far above any real need, safe on 32-bit
 	const maxTimer = math.MaxInt32 // ms: browsers' setTimeout overflows beyond, and clients arm timers from these
 	return fields{
 		"pidfile": d.path(&c.PIDFile),
-		"admin": section(fields{
+		"admin": fields{
 			"host":        d.host(&c.Admin.Host),
 			"port":        d.port(&c.Admin.Port),
 			"token":       d.secret(&c.Admin.Token),
 			"maxBodySize": d.bytes(&c.Admin.MaxBodyBytes),
-		}),
-		"client": section(fields{
+		},
+		"client": fields{
 			"host":               d.host(&c.Client.Host),
 			"port":               d.port(&c.Client.Port),
 			"path":               d.urlPath(&c.Client.Path),
@@ -243,41 +242,41 @@ func (d *decoder) schema() fields {
 			"maxPayload":         d.bytes(&c.Client.MaxPayload),
 			"allowEIO3":          d.boolean(&c.Client.AllowEIO3),
 			"corsOrigins":        d.origins(&c.Client.CORSOrigins),
-		}),
-		"log": section(fields{
+		},
+		"log": fields{
 			"debug": d.boolean(&c.Log.Debug),
-			"syslog": section(fields{
+			"syslog": fields{
 				"enable":   d.boolean(&c.Log.Syslog.Enable),
 				"tag":      d.str(&c.Log.Syslog.Tag),
 				"facility": d.facility(&c.Log.Syslog.Facility),
 				"address":  d.syslogAddress(&c.Log.Syslog.Address),
-			}),
-		}),
-		"delivery": section(fields{
+			},
+		},
+		"delivery": fields{
 			"bufferSize":     d.integer(&c.Delivery.BufferSize, 0, maxInt),
 			"bufferBytes":    d.bytes(&c.Delivery.BufferBytes),
 			"bufferTTL":      d.millis(&c.Delivery.BufferTTL, 0, maxMillis),
 			"recoveryWindow": d.millis(&c.Delivery.RecoveryWindow, 0, maxMillis),
 			"queueSize":      d.integer(&c.Delivery.QueueSize, 1, maxInt),
 			"writeTimeout":   d.millis(&c.Delivery.WriteTimeout, 1, maxMillis),
-		}),
-		"storage": section(fields{
+		},
+		"storage": fields{
 			"path": d.str(&c.Storage.Path),
-		}),
-		"engine": section(fields{
+		},
+		"engine": fields{
 			"type": d.engineType(&c.Engine.Type),
-			"redis": section(fields{
+			"redis": fields{
 				"addr":     d.hostPort(&c.Engine.Redis.Addr),
 				"password": d.secret(&c.Engine.Redis.Password),
 				"db":       d.integer(&c.Engine.Redis.DB, 0, maxInt),
 				"prefix":   d.str(&c.Engine.Redis.Prefix),
-			}),
-		}),
-		"limits": section(fields{
+			},
+		},
+		"limits": fields{
 			"maxConnections":           d.integer(&c.Limits.MaxConnections, 0, maxInt),
 			"maxSessionsPerUser":       d.integer(&c.Limits.MaxSessionsPerUser, 0, maxInt),
 			"handshakesPerSecondPerIP": d.integer(&c.Limits.HandshakesPerSecondPerIP, 0, maxInt),
-		}),
+		},
 	}
 }
 
@@ -291,16 +290,22 @@ func (d *decoder) object(key string, v *value, f fields) error {
 	}
 	for _, m := range v.members {
 		k := joinPath(key, m.key)
-		set, ok := f[m.key]
-		if !ok {
+		var err error
+		switch field := f[m.key].(type) {
+		case nil:
 			d.warn(m.pos.line, "unknown key %q", k)
 			continue
+		case setter:
+			d.lines[k] = m.val.pos.line
+			if m.val.kind != kindNull { // null: keep the default
+				err = field(k, m.val)
+			}
+		case fields:
+			if m.val.kind != kindNull {
+				err = d.object(k, m.val, field)
+			}
 		}
-		d.lines[k] = m.val.pos.line
-		if m.val.kind == kindNull {
-			continue // null: keep the default
-		}
-		if err := set(k, m.val); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -691,7 +696,8 @@ func validSyslogAddress(s string) bool {
 	case "unix", "unixgram":
 		return strings.HasPrefix(addr, "/")
 	case "udp", "tcp":
-		return validHostPort(addr)
+		h, _, err := net.SplitHostPort(addr)
+		return err == nil && h != "" && validHostPort(addr)
 	}
 	return false
 }
