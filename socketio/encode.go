@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/pushinator/pushinator/engineio"
 )
 
 // Packet is an encoded socket.io packet, ready to be sent to any number of
@@ -13,6 +15,18 @@ import (
 type Packet struct {
 	text        []byte   // the packet's text message
 	attachments [][]byte // binary messages that follow it, for []byte arguments
+	// msgs are the Engine.IO messages to send: text, then attachments. Built
+	// once so that a send to many sessions allocates nothing per session.
+	msgs []engineio.Message
+}
+
+func newPacket(text []byte, attachments [][]byte) *Packet {
+	msgs := make([]engineio.Message, 0, 1+len(attachments))
+	msgs = append(msgs, engineio.Message{Data: text})
+	for _, a := range attachments {
+		msgs = append(msgs, engineio.Message{Data: a, Binary: true})
+	}
+	return &Packet{text: text, attachments: attachments, msgs: msgs}
 }
 
 // String returns the text form of the packet, for logs and tests.
@@ -74,14 +88,14 @@ func encodeAck(id uint64, args []any) (*Packet, error) {
 // `0{"sid":…}` (with "pid" when set) in v5.
 func connectReply(protocol int, sid, pid string) *Packet {
 	if protocol == 4 {
-		return &Packet{text: []byte("0")}
+		return newPacket([]byte("0"), nil)
 	}
 	var v = struct {
 		SID string `json:"sid"`
 		PID string `json:"pid,omitempty"`
 	}{sid, pid}
 	b, _ := json.Marshal(v) // two strings cannot fail
-	return &Packet{text: append([]byte("0"), b...)}
+	return newPacket(append([]byte("0"), b...), nil)
 }
 
 // connectError encodes a CONNECT_ERROR for namespace nsp: `4{"message":…}`
@@ -99,11 +113,11 @@ func connectError(protocol int, nsp, message string) *Packet {
 	if nsp != "/" {
 		text = append(append(text, nsp...), ',')
 	}
-	return &Packet{text: append(text, b...)}
+	return newPacket(append(text, b...), nil)
 }
 
 // disconnectPacket is the DISCONNECT of the main namespace.
-func disconnectPacket() *Packet { return &Packet{text: []byte("1")} }
+func disconnectPacket() *Packet { return newPacket([]byte("1"), nil) }
 
 // encoder builds one packet: the header is written first, which needs the
 // attachment count, so it is counted before the payload is encoded.
@@ -160,5 +174,5 @@ func (e *encoder) value(v any) error {
 }
 
 func (e *encoder) packet() *Packet {
-	return &Packet{text: e.buf.Bytes(), attachments: e.attachments}
+	return newPacket(e.buf.Bytes(), e.attachments)
 }

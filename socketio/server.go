@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"encoding/json"
-	"io"
 	"log/slog"
 	"time"
 )
@@ -72,7 +71,7 @@ func NewServer(opts Options, h Handler) *Server {
 		srv.maxAttachments = MaxAttachments
 	}
 	if srv.log == nil {
-		srv.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		srv.log = slog.New(slog.DiscardHandler)
 	}
 	return srv
 }

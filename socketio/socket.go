@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushinator/pushinator/engineio"
 )
 
 var (
@@ -50,8 +52,8 @@ type Socket struct {
 	srv      *Server
 	t        transport
 	id       string
-	protocol int // socket.io protocol: 4 or 5
-	engine   any // *engineio.Session; see Engine
+	protocol int               // socket.io protocol: 4 or 5
+	engine   *engineio.Session // nil in unit tests
 
 	// Owned by the session's message goroutine (OnMessage, OnClose).
 	asm         reassembler
@@ -70,7 +72,7 @@ type Socket struct {
 
 // open creates the socket of a new Engine.IO session. In protocol v4 the
 // main namespace is connected at once, as socket.io-client 2.x expects.
-func (srv *Server) open(t transport, engine any) *Socket {
+func (srv *Server) open(t transport, engine *engineio.Session) *Socket {
 	s := &Socket{srv: srv, t: t, id: newID(), protocol: 5, engine: engine}
 	s.asm.max = srv.maxAttachments
 	if t.Protocol() == 3 {
