@@ -315,6 +315,22 @@ func TestStartTimeout(t *testing.T) {
 	f.wantNoPIDFile()
 }
 
+// TestStartPIDFileElsewhere: a child that writes its pidfile somewhere else than where
+// start looks (a relative pidfile resolved from "/") would be a daemon nobody can stop.
+func TestStartPIDFileElsewhere(t *testing.T) {
+	f := newFixture(t)
+	elsewhere := filepath.Join(f.dir, "elsewhere.pid")
+	_, err := f.start("-pidfile", elsewhere)
+	if err == nil || !strings.Contains(err.Error(), "reported ready but pidfile "+f.pidfile+" does not name pid") {
+		t.Fatalf("Start: %v", err)
+	}
+	f.wantNoPIDFile()
+	waitFor(t, "the child to remove its pidfile on SIGTERM", func() bool {
+		_, err := os.Stat(elsewhere)
+		return errors.Is(err, os.ErrNotExist)
+	})
+}
+
 func TestStartWithoutPIDFile(t *testing.T) {
 	if _, err := Start(StartOptions{}); err == nil || !strings.Contains(err.Error(), "no pidfile") {
 		t.Fatalf("Start: %v", err)

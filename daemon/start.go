@@ -73,6 +73,7 @@ func Start(opts StartOptions) (int, error) {
 	switch {
 	case err == nil && msg == readyMessage:
 		if got, err := readPIDFile(pidfile); err != nil || got != child {
+			_ = cmd.Process.Signal(syscall.SIGTERM) // it runs fine, but stop and status could not find it
 			abort(cmd, pidfile)
 			return 0, fmt.Errorf("daemon: start: %s reported ready but pidfile %s does not name pid %d (is the configured pidfile relative?)", Name, pidfile, child)
 		}
@@ -152,7 +153,8 @@ func readReport(r *os.File, timeout time.Duration) (string, error) {
 }
 
 // abort makes sure a child that did not become ready is gone and left no pidfile. A child
-// that reported an error exits by itself; one that hangs gets SIGKILL after a short grace.
+// that reported an error, or got SIGTERM, exits by itself; one that does not gets SIGKILL
+// after a short grace.
 // It returns how the child ended.
 func abort(cmd *exec.Cmd, pidfile string) string {
 	done := make(chan struct{})
