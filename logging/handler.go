@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 )
 
 // syslogHandler formats a record like the stdout handler, without time and level (syslog
@@ -77,8 +78,22 @@ type severityWriter struct {
 	level slog.Level
 }
 
+// maxSyslogMessage bounds one message: syslog daemons truncate or drop longer ones (rsyslog's
+// default is 8 KiB) and a datagram over the socket's limit is refused outright (EMSGSIZE).
+const maxSyslogMessage = 8 << 10
+
+const truncatedMark = "…[truncated]"
+
 func (w severityWriter) Write(p []byte) (int, error) {
-	if err := w.sink.write(w.level, strings.TrimSuffix(string(p), "\n")); err != nil {
+	msg := strings.TrimSuffix(string(p), "\n")
+	if len(msg) > maxSyslogMessage {
+		cut := maxSyslogMessage - len(truncatedMark)
+		for cut > 0 && !utf8.RuneStart(msg[cut]) { // do not split a character
+			cut--
+		}
+		msg = msg[:cut] + truncatedMark
+	}
+	if err := w.sink.write(w.level, msg); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestStdoutOneLinePerEvent(t *testing.T) {
@@ -281,6 +282,44 @@ func TestSyslogReopen(t *testing.T) {
 	os.Remove(path)
 	if err := l.Reopen(); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Reopen without a syslogd: err = %v", err)
+	}
+}
+
+func TestSyslogTruncatesLongMessages(t *testing.T) {
+	rcv := listenSyslog(t, filepath.Join(t.TempDir(), "log.sock"))
+	l, err := New(Options{Output: OutputSyslog, Syslog: SyslogOptions{Address: "unixgram:" + rcv.path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Slog().Info("big", "body", strings.Repeat("é", 100_000))
+	d := parseDatagram(t, rcv.next())
+	if len(d.msg) > maxSyslogMessage || !strings.HasSuffix(d.msg, truncatedMark) || !utf8.ValidString(d.msg) {
+		t.Fatalf("message of %d bytes, ends %q", len(d.msg), d.msg[len(d.msg)-20:])
+	}
+	l.Slog().Info("small") // and the connection still works
+	if d := parseDatagram(t, rcv.next()); d.msg != "msg=small" {
+		t.Fatalf("after the big one: %+v", d)
+	}
+}
+
+// TestSyslogLocal: with no address, the local syslog; without one on this machine, New says
+// so rather than logging into the void.
+func TestSyslogLocal(t *testing.T) {
+	l, err := New(Options{Output: OutputSyslog})
+	local := false
+	for _, p := range []string{"/dev/log", "/var/run/syslog", "/var/run/log"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			local = true
+		}
+	}
+	switch {
+	case local && err != nil:
+		t.Fatalf("local syslog exists but New failed: %v", err)
+	case local:
+		l.Close()
+	case err == nil || !strings.Contains(err.Error(), "logging: syslog: cannot reach the local syslog (/dev/log)"):
+		t.Fatalf("no local syslog: err = %v", err)
 	}
 }
 
