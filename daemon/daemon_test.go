@@ -515,3 +515,17 @@ func TestWritePIDFileAtomic(t *testing.T) {
 		t.Fatalf("write into a missing dir: %v", err)
 	}
 }
+
+// BenchmarkStartStop measures a full `start` (spawn, bind, pidfile, report) plus `stop`
+// (SIGTERM, graceful exit, pidfile gone).
+func BenchmarkStartStop(b *testing.B) {
+	pidfile := filepath.Join(b.TempDir(), "p.pid")
+	for b.Loop() {
+		if _, err := Start(StartOptions{Args: []string{"-pidfile", pidfile}, PIDFile: pidfile}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Stop(pidfile, 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
