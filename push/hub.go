@@ -484,3 +484,9 @@ func (h *Hub) Sweep() {
 	}
 	h.resumeMu.Unlock()
 }
+
+// CheckHash reports whether hash is the user's current hash (in constant time).
+func (h *Hub) CheckHash(userID, hash string) bool {
+	u := h.user(userID)
+	return u != nil && u.checkHash(hash)
+}

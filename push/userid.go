@@ -64,3 +64,21 @@ func jsNumberString(f float64) string {
 	s := strconv.FormatFloat(f, 'e', -1, 64) // 1e+21, as JavaScript writes it
 	return s
 }
+
+// ParseHash reads a hash as it arrives in JSON: a non-empty string, or a number written as
+// JavaScript's String() writes it, since the original compared String(hash).
+func ParseHash(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", false
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return s, s != ""
+	}
+	n, err := ParseUserID(raw)
+	return n, err == nil
+}

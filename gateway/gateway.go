@@ -1,0 +1,281 @@
+// Package gateway binds socket.io sockets to push users: it authenticates a socket (the
+// original's `auth` event, or the v3+ handshake `auth` payload), resumes a dropped session
+// (socket.io connection state recovery), closes sockets that never authenticate, and turns
+// pushes into socket.io events.
+//
+// Guarantees: a socket receives pushes only once it authenticated; pushes reach it in send
+// order, including those replayed on authentication or resume; a failed authentication is
+// answered (when the client asked for an acknowledgement) before the socket is disconnected.
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pushinator/pushinator/push"
+	"github.com/pushinator/pushinator/socketio"
+)
+
+// AuthEvent is the event a client emits with (userId, hash), as in the original.
+const AuthEvent = "auth"
+
+// Options configure a Gateway.
+type Options struct {
+	AuthTimeout time.Duration // close sockets not authenticated by then; 0: never
+	Recovery    bool          // offer connection state recovery to socket.io v5 clients
+	Logger      *slog.Logger
+}
+
+// Gateway is the socketio.Handler of pushinator.
+type Gateway struct {
+	hub  *push.Hub
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns a gateway delivering hub's messages.
+func New(hub *push.Hub, opts Options) *Gateway {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{hub: hub, opts: opts, log: log}
+}
+
+// Message forms in push.Message's cache: with the recovery offset as last argument, or not.
+const (
+	formPlain = iota
+	formWithOffset
+)
+
+// conn is one socket as the hub sees it (a push.Session).
+type conn struct {
+	g *Gateway
+	s *socketio.Socket
+
+	mu        sync.Mutex
+	ready     bool            // the CONNECT reply is out: deliveries go straight to the socket
+	pending   []*push.Message // deliveries before that, flushed by Connected in order
+	binding   *push.Binding
+	pid       string // recovery id; "" for clients that cannot recover (protocol v4)
+	authTimer *time.Timer
+	closed    bool
+}
+
+// Deliver queues m on the socket; before the CONNECT reply is out it waits in pending.
+func (c *conn) Deliver(m *push.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return socketio.ErrClosed
+	}
+	if !c.ready {
+		c.pending = append(c.pending, m)
+		return nil
+	}
+	return c.send(m)
+}
+
+func (c *conn) send(m *push.Message) error {
+	form := formPlain
+	if c.pid != "" {
+		form = formWithOffset
+	}
+	p, _ := m.Encoded(form, encode(form)).(*socketio.Packet)
+	if p == nil {
+		return errors.New("gateway: message could not be encoded")
+	}
+	return c.s.Send(p)
+}
+
+func encode(form int) func(*push.Message) any {
+	return func(m *push.Message) any {
+		var p *socketio.Packet
+		var err error
+		if form == formWithOffset {
+			p, err = socketio.EncodeEvent(m.Event, m.Data, push.FormatOffset(m))
+		} else {
+			p, err = socketio.EncodeEvent(m.Event, m.Data)
+		}
+		if err != nil {
+			return nil
+		}
+		return p
+	}
+}
+
+// Disconnect closes the socket (unregister, admin disconnect, slow client).
+func (c *conn) Disconnect(string) { c.s.Disconnect() }
+
+// connectPayload is what a v5 client may send with CONNECT: handshake auth and the recovery
+// fields the official client adds.
+type connectPayload struct {
+	UserID json.RawMessage `json:"userId"`
+	Hash   json.RawMessage `json:"hash"`
+	PID    string          `json:"pid"`
+	Offset string          `json:"offset"`
+}
+
+var errUnauthorized = errors.New("unauthorized")
+
+// Connect resumes or authenticates the socket when its CONNECT payload says so.
+func (g *Gateway) Connect(s *socketio.Socket, payload json.RawMessage) error {
+	c := &conn{g: g, s: s}
+	var p connectPayload
+	if len(payload) > 0 {
+		// A payload that is not an object of this shape carries no auth: the socket then
+		// has to use the auth event, like the original's clients.
+		_ = json.Unmarshal(payload, &p)
+	}
+	recoverable := g.opts.Recovery && s.Protocol() >= 5
+	if recoverable && p.PID != "" {
+		if b, err := g.hub.Resume(p.PID, p.Offset, c); err == nil {
+			c.binding, c.pid = b, p.PID
+			s.SetPID(p.PID)
+			s.SetData(c)
+			g.log.Debug("session recovered", "user", b.UserID(), "remote", s.Engine().RemoteAddr())
+			return nil
+		}
+	}
+	if recoverable {
+		c.pid = newPID()
+		s.SetPID(c.pid)
+	}
+	if len(p.UserID) > 0 {
+		if err := c.authenticate(p.UserID, p.Hash); err != nil {
+			return err
+		}
+	}
+	s.SetData(c)
+	return nil
+}
+
+// Connected flushes what the hub delivered before the CONNECT reply, then arms the auth timer.
+func (g *Gateway) Connected(s *socketio.Socket) {
+	c := s.Data().(*conn)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ready = true
+	for _, m := range c.pending {
+		c.send(m)
+	}
+	c.pending = nil
+	if c.binding == nil && g.opts.AuthTimeout > 0 {
+		c.authTimer = time.AfterFunc(g.opts.AuthTimeout, func() {
+			c.mu.Lock()
+			authed := c.binding != nil
+			c.mu.Unlock()
+			if !authed {
+				g.log.Info("closing a connection that did not authenticate in time", "remote", s.Engine().RemoteAddr())
+				s.Disconnect()
+			}
+		})
+	}
+}
+
+// Event handles the auth event; pushinator's clients send nothing else it acts on.
+func (g *Gateway) Event(s *socketio.Socket, name string, args []json.RawMessage, ack socketio.Ack) {
+	c := s.Data().(*conn)
+	if name != AuthEvent {
+		g.log.Debug("ignoring client event", "event", name, "remote", s.Engine().RemoteAddr())
+		if ack != nil {
+			ack(map[string]any{"ok": false, "error": "unknown event"})
+		}
+		return
+	}
+	var userID, hash json.RawMessage
+	if len(args) > 0 {
+		userID = args[0]
+	}
+	if len(args) > 1 {
+		hash = args[1]
+	}
+	if err := c.authenticate(userID, hash); err != nil {
+		if ack != nil {
+			ack(map[string]any{"ok": false, "error": err.Error()})
+		}
+		s.Disconnect()
+		return
+	}
+	if ack != nil {
+		ack(map[string]any{"ok": true})
+	}
+}
+
+// authenticate binds the socket to the user, or fails with the reason the client is told.
+func (c *conn) authenticate(rawID, rawHash json.RawMessage) error {
+	g := c.g
+	remote := c.s.Engine().RemoteAddr()
+	id, err := push.ParseUserID(rawID)
+	if err != nil {
+		g.log.Info("auth refused: bad userId", "remote", remote)
+		return errUnauthorized
+	}
+	hash, ok := push.ParseHash(rawHash)
+	if !ok {
+		g.log.Info("auth refused: bad hash", "user", id, "remote", remote)
+		return errUnauthorized
+	}
+	c.mu.Lock()
+	old := c.binding
+	c.mu.Unlock()
+	if old != nil && old.UserID() == id {
+		// Already bound (a resumed session re-sending auth on reconnect): only check the hash.
+		if !g.hub.CheckHash(id, hash) {
+			g.log.Info("auth refused: wrong hash", "user", id, "remote", remote)
+			return errUnauthorized
+		}
+		return nil
+	}
+	b, err := g.hub.Authenticate(id, hash, c, c.pid)
+	if err != nil {
+		g.log.Info("auth refused", "user", id, "remote", remote, "reason", err)
+		if errors.Is(err, push.ErrTooManySessions) {
+			return err
+		}
+		return errUnauthorized
+	}
+	c.mu.Lock()
+	c.binding = b
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
+	c.mu.Unlock()
+	if old != nil { // the socket switched users
+		g.hub.Release(old, false)
+	}
+	g.log.Debug("authenticated", "user", id, "remote", remote, "transport", c.s.Engine().Transport())
+	return nil
+}
+
+// Disconnect releases the socket's binding; a dropped (not deliberately closed) session may
+// resume within the recovery window.
+func (g *Gateway) Disconnect(s *socketio.Socket, reason string) {
+	c, ok := s.Data().(*conn)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	c.closed = true
+	c.pending = nil
+	b := c.binding
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
+	c.mu.Unlock()
+	if b != nil {
+		deliberate := reason == "client namespace disconnect" || reason == "server namespace disconnect"
+		g.hub.Release(b, !deliberate)
+	}
+}
+
+func newPID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushinator/pushinator/admin"
+	"github.com/pushinator/pushinator/config"
+	"github.com/pushinator/pushinator/daemon"
+	"github.com/pushinator/pushinator/engineio"
+	"github.com/pushinator/pushinator/gateway"
+	"github.com/pushinator/pushinator/logging"
+	"github.com/pushinator/pushinator/push"
+	"github.com/pushinator/pushinator/socketio"
+)
+
+// Timeouts of the two HTTP servers. Header and idle bounds stop slow or abandoned connections
+// from holding file descriptors (slowloris); long-polls and WebSockets are not affected, since
+// a long-poll answers within pingInterval and a WebSocket leaves net/http once upgraded.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	adminReadTimeout  = 30 * time.Second // a whole admin request body
+	adminWriteTimeout = 30 * time.Second
+	maxHeaderBytes    = 16 << 10
+	shutdownTimeout   = 10 * time.Second // SIGTERM to exit, with every client told
+	sweepInterval     = 5 * time.Second  // how often expired kept messages are dropped
+)
+
+// serveForeground runs the server until SIGTERM/SIGINT, in the foreground or as the daemon
+// child that `pushinator start` launched.
+func serveForeground(path string, stdout, stderr io.Writer) int {
+	sig := daemon.CatchSignals()
+	cfg, warnings, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		daemon.Ready("", err)
+		return exitError
+	}
+	logger, err := newLogger(cfg, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "pushinator: log: %v\n", err)
+		daemon.Ready("", err)
+		return exitError
+	}
+	defer logger.Close()
+	log := logger.Slog()
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+
+	srv, err := newServer(cfg, log)
+	if err == nil {
+		err = srv.listen()
+	}
+	if err == nil {
+		err = daemon.Ready(cfg.PIDFile, nil)
+	}
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		daemon.Ready("", err)
+		if srv != nil {
+			srv.closeListeners()
+		}
+		if !daemon.IsDaemonChild() {
+			fmt.Fprintf(stderr, "pushinator: %v\n", err)
+		}
+		return exitError
+	}
+	log.Info("pushinator started", "version", versionString(), "config", cfg.File,
+		"admin", srv.adminLn.Addr().String(), "client", srv.clientLn.Addr().String(),
+		"tls", cfg.Client.UseSSL, "transports", cfg.Client.Transports)
+	if cfg.Admin.Token == "" && !isLoopback(cfg.Admin.Host) {
+		log.Warn("the admin port listens beyond loopback without admin.token: anyone who reaches it can send messages", "admin", srv.adminLn.Addr().String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	failed := srv.serve(ctx, cancel)
+	got := sig.Wait(ctx, func() { srv.reload(path, logger) })
+	if got != nil {
+		log.Info("shutting down", "signal", got.String())
+	}
+	code := exitOK
+	if err := srv.shutdown(); err != nil {
+		log.Error("shutdown", "err", err)
+		code = exitError
+	}
+	if err := <-failed; err != nil {
+		log.Error("server failed", "err", err)
+		code = exitError
+	}
+	daemon.RemovePIDFile(cfg.PIDFile)
+	log.Info("pushinator stopped")
+	return code
+}
+
+func newLogger(cfg *config.Config, stdout io.Writer) (*logging.Logger, error) {
+	opts := logging.Options{Output: logging.OutputStdout, Writer: stdout, Debug: cfg.Log.Debug}
+	if daemon.IsDaemonChild() {
+		opts.Output = logging.OutputDiscard
+		if cfg.Log.Syslog.Enable {
+			opts.Output = logging.OutputSyslog
+			opts.Syslog = logging.SyslogOptions{Tag: cfg.Log.Syslog.Tag, Facility: cfg.Log.Syslog.Facility, Address: cfg.Log.Syslog.Address}
+		}
+	}
+	return logging.New(opts)
+}
+
+// server is one running pushinator: the hub and the two listeners.
+type server struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	hub    *push.Hub
+	engine *engineio.Server
+	cert   atomic.Pointer[tls.Certificate]
+
+	adminLn, clientLn   net.Listener
+	adminSrv, clientSrv *http.Server
+	wg                  sync.WaitGroup
+	stop                context.CancelFunc // ends serve's goroutines
+}
+
+func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log}
+	if cfg.Client.UseSSL {
+		if err := s.loadCert(cfg.Client); err != nil {
+			return nil, err
+		}
+	}
+	d := cfg.Delivery
+	s.hub = push.NewHub(push.Options{
+		BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL,
+		RecoveryWindow: d.RecoveryWindow, MaxSessionsPerUser: cfg.Limits.MaxSessionsPerUser,
+	})
+	gw := gateway.New(s.hub, gateway.Options{AuthTimeout: cfg.Client.AuthTimeout, Recovery: d.RecoveryWindow > 0, Logger: log})
+	sio := socketio.NewServer(socketio.Options{ConnectTimeout: connectTimeout(cfg), Logger: log}, gw)
+	c := cfg.Client
+	s.engine = engineio.NewServer(engineOptions(cfg, log), sio)
+
+	mux := http.NewServeMux()
+	mux.Handle(c.Path, s.engine)
+	s.clientSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if c.UseSSL {
+		s.clientSrv.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return s.cert.Load(), nil
+			},
+		}
+	}
+	s.adminSrv = &http.Server{
+		Handler: admin.New(s.hub, admin.Options{
+			Token: cfg.Admin.Token, MaxBodyBytes: cfg.Admin.MaxBodyBytes, Logger: log,
+			Connections: s.connections,
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       adminReadTimeout,
+		WriteTimeout:      adminWriteTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// connectTimeout is how long a connection may stay without a socket.io CONNECT: the auth
+// timeout when there is one (a connection that has not even connected has not authenticated).
+func connectTimeout(cfg *config.Config) time.Duration {
+	if cfg.Client.AuthTimeout > 0 {
+		return cfg.Client.AuthTimeout
+	}
+	return socketio.DefaultConnectTimeout
+}
+
+func engineOptions(cfg *config.Config, log *slog.Logger) engineio.Options {
+	c := cfg.Client
+	o := engineio.Options{
+		Path: c.Path, PingInterval: c.PingInterval, PingTimeout: c.PingTimeout,
+		MaxPayload: c.MaxPayload, AllowEIO3: c.AllowEIO3, CORSOrigins: c.CORSOrigins,
+		QueueLimit: cfg.Delivery.QueueSize, WriteTimeout: cfg.Delivery.WriteTimeout, Logger: log,
+	}
+	// The configured order is the operator's preference: polling sessions are offered the
+	// upgrade to WebSocket only when WebSocket comes first.
+	seenPolling := false
+	for _, t := range c.Transports {
+		switch t {
+		case config.TransportWebSocket:
+			o.WebSocket = true
+			o.UpgradeToWebSocket = !seenPolling
+		case config.TransportPolling:
+			o.Polling, seenPolling = true, true
+		case config.TransportJSONP:
+			o.JSONP, seenPolling = true, true
+		}
+	}
+	return o
+}
+
+func (s *server) loadCert(c config.Client) error {
+	cert, err := tls.LoadX509KeyPair(c.SSLCert, c.SSLKey)
+	if err != nil {
+		return fmt.Errorf("client.sslCert %q / client.sslKey %q: %w", c.SSLCert, c.SSLKey, err)
+	}
+	s.cert.Store(&cert)
+	return nil
+}
+
+func checkTLSFiles(cfg *config.Config) error {
+	if !cfg.Client.UseSSL {
+		return nil
+	}
+	return new(server).loadCert(cfg.Client)
+}
+
+// listen binds both ports before anything is served, so that `start` can report a taken port.
+func (s *server) listen() error {
+	var err error
+	if s.adminLn, err = net.Listen("tcp", s.cfg.Admin.Addr()); err != nil {
+		return fmt.Errorf("admin port: %w", err)
+	}
+	if s.clientLn, err = net.Listen("tcp", s.cfg.Client.Addr()); err != nil {
+		s.adminLn.Close()
+		return fmt.Errorf("client port: %w", err)
+	}
+	return nil
+}
+
+func (s *server) closeListeners() {
+	if s.adminLn != nil {
+		s.adminLn.Close()
+	}
+	if s.clientLn != nil {
+		s.clientLn.Close()
+	}
+}
+
+// serve starts both HTTP servers and the hub's sweeper. The returned channel gets the first
+// unexpected serving error (nil after a clean shutdown); such an error also cancels ctx.
+func (s *server) serve(ctx context.Context, cancel context.CancelFunc) <-chan error {
+	errs := make(chan error, 2)
+	run := func(name string, f func() error) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("%s port: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	run("admin", func() error { return s.adminSrv.Serve(s.adminLn) })
+	run("client", func() error {
+		if s.cfg.Client.UseSSL {
+			return s.clientSrv.ServeTLS(s.clientLn, "", "")
+		}
+		return s.clientSrv.Serve(s.clientLn)
+	})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(sweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.hub.Sweep()
+			}
+		}
+	}()
+	out := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		s.wg.Wait()
+		close(errs)
+		out <- <-errs
+	}()
+	s.stop = cancel
+	return out
+}
+
+// shutdown stops accepting, tells every client (an Engine.IO close, so socket.io clients
+// reconnect to the next instance), lets admin requests in flight finish, then returns.
+func (s *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var errs []error
+	// The client server stops accepting at once and waits for requests in flight, which are
+	// long-polls until the engine closes their sessions: both run together.
+	clientDone := make(chan error, 1)
+	go func() { clientDone <- s.clientSrv.Shutdown(ctx) }()
+	if err := s.engine.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("closing clients: %w", err))
+	}
+	if err := <-clientDone; err != nil {
+		errs = append(errs, fmt.Errorf("client port: %w", err))
+	}
+	if err := s.adminSrv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("admin port: %w", err))
+	}
+	s.stop()
+	return errors.Join(errs...)
+}
+
+// reload applies what can change without a restart (SIGHUP): log.debug, the TLS certificate,
+// and the log connection. Everything else needs a restart; a config that no longer loads is
+// reported and changes nothing.
+func (s *server) reload(path string, logger *logging.Logger) {
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		s.log.Error("reload: config not reloaded", "err", err)
+		return
+	}
+	if err := logger.Reopen(); err != nil {
+		s.log.Error("reload: reopening the log", "err", err)
+	}
+	logger.SetDebug(cfg.Log.Debug)
+	if s.cfg.Client.UseSSL {
+		if err := s.loadCert(cfg.Client); err != nil {
+			s.log.Error("reload: TLS certificate not reloaded", "err", err)
+		}
+	}
+	s.log.Info("reloaded", "debug", cfg.Log.Debug)
+}
+
+func (s *server) connections() admin.Connections {
+	st := s.engine.Stats()
+	return admin.Connections{
+		Total:       st.Sessions,
+		ByTransport: map[string]int{"websocket": st.WebSocket, "polling": st.Polling, "jsonp": st.JSONP},
+		ByProtocol:  map[int]int{3: st.EIO3, 4: st.EIO4},
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
