@@ -41,9 +41,11 @@ type Handler interface {
 	// runs.
 	Event(s *Socket, name string, args []json.RawMessage, ack Ack)
 	// Disconnect is called exactly once for every socket whose Connect
-	// succeeded, with the reason: "client namespace disconnect",
-	// "server namespace disconnect", "parse error" or the Engine.IO close
-	// reason ("transport close", "ping timeout", …).
+	// succeeded, after its other callbacks, with the reason: "client
+	// namespace disconnect", "server namespace disconnect", "parse error" or
+	// the Engine.IO close reason ("transport close", "ping timeout", "slow
+	// client", …). It never runs inside a Send, Emit or Disconnect call of
+	// the application, so it may take locks held around those calls.
 	Disconnect(s *Socket, reason string)
 }
 

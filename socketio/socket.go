@@ -55,6 +55,10 @@ type Socket struct {
 	protocol int               // socket.io protocol: 4 or 5
 	engine   *engineio.Session // nil in unit tests
 
+	// sending counts sends under way outside the session's message
+	// goroutine; see onClose.
+	sending atomic.Int32
+
 	// Owned by the session's message goroutine (OnMessage, OnClose).
 	asm         reassembler
 	attachments [][]byte
@@ -134,10 +138,17 @@ func (s *Socket) Send(p *Packet) error {
 	if err := s.sendable(); err != nil {
 		return err
 	}
-	if err := s.t.SendPacket(p); err != nil {
+	if err := s.sendPacket(p); err != nil {
 		return fmt.Errorf("socketio: socket %q: send: %w", s.id, err)
 	}
 	return nil
+}
+
+// sendPacket hands a packet to the session, counting the send for onClose.
+func (s *Socket) sendPacket(p *Packet) error {
+	s.sending.Add(1)
+	defer s.sending.Add(-1)
+	return s.t.SendPacket(p)
 }
 
 func (s *Socket) sendable() error {
@@ -217,7 +228,7 @@ func (s *Socket) Disconnect() {
 	connected := s.state == stateConnected
 	s.mu.Unlock()
 	if connected {
-		s.t.SendPacket(disconnectPacket()) // the session may be gone; Close handles that
+		s.sendPacket(disconnectPacket()) // the session may be gone; Close handles that
 	}
 	s.t.Close()
 }
@@ -386,9 +397,21 @@ func (s *Socket) fail(err error) {
 }
 
 // onClose handles the end of the Engine.IO session; called once, last.
+//
+// A send that overflows the session's queue closes the session, and the
+// session then calls OnClose on the sender's goroutine, inside Send. The
+// application may hold its own locks around Send (a delivery loop over a
+// user's sockets) that its Disconnect needs; so when a send is under way,
+// Handler.Disconnect runs on a goroutine of its own, which ends with it.
+// Nothing else of this socket runs after OnClose, so callbacks stay
+// sequential.
 func (s *Socket) onClose(reason string) {
 	if s.timer != nil {
 		s.timer.Stop()
+	}
+	if s.sending.Load() > 0 {
+		go s.finish(reason)
+		return
 	}
 	s.finish(reason)
 }

@@ -21,6 +21,9 @@ type fakeSession struct {
 	packets []*Packet
 	closed  bool
 	done    chan struct{} // closed by Close
+	// overflow makes the next SendPacket close the session the way
+	// engineio does on queue overflow: OnClose on the sender's goroutine.
+	overflow func()
 }
 
 func newFake(proto int) *fakeSession { return &fakeSession{proto: proto, done: make(chan struct{})} }
@@ -30,6 +33,14 @@ func (f *fakeSession) Protocol() int { return f.proto }
 
 func (f *fakeSession) SendPacket(p *Packet) error {
 	f.mu.Lock()
+	if fn := f.overflow; fn != nil {
+		f.overflow = nil
+		f.closed = true
+		close(f.done)
+		f.mu.Unlock()
+		fn()
+		return errors.New("engineio: send: slow client")
+	}
 	defer f.mu.Unlock()
 	if f.closed {
 		return errors.New("engineio: send: session closed")
@@ -574,4 +585,49 @@ func TestConcurrentSendAndClose(t *testing.T) {
 			t.Fatalf("Disconnect called %d times: %q", n, calls)
 		}
 	}
+}
+
+// An application that holds its own lock around Send, and takes it again in
+// Disconnect, must not deadlock when that Send closes the session.
+func TestCloseInsideSend(t *testing.T) {
+	var appMu sync.Mutex
+	gone := make(chan string, 1)
+	h := &lockingHandler{mu: &appMu, gone: gone}
+	s, f := newSocket(t, 4, h, Options{})
+	feed(s, "0")
+	f.mu.Lock()
+	f.overflow = func() { s.onClose("slow client") }
+	f.mu.Unlock()
+
+	appMu.Lock()
+	err := s.Emit("m", 1)
+	appMu.Unlock()
+	if err == nil {
+		t.Error("Emit into an overflowing session succeeded")
+	}
+	select {
+	case reason := <-gone:
+		if reason != "slow client" {
+			t.Errorf("Disconnect reason %q, want slow client", reason)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Disconnect never came (deadlock?)")
+	}
+	if err := s.Emit("m"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Emit after close = %v, want ErrClosed", err)
+	}
+}
+
+type lockingHandler struct {
+	mu   *sync.Mutex
+	gone chan string
+}
+
+func (h *lockingHandler) Connect(*Socket, json.RawMessage) error        { return nil }
+func (h *lockingHandler) Connected(*Socket)                             {}
+func (h *lockingHandler) Event(*Socket, string, []json.RawMessage, Ack) {}
+func (h *lockingHandler) Disconnect(s *Socket, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gone <- reason
 }
