@@ -23,20 +23,48 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 		return
 	}
 	if s.state == stateClosed {
+		final := s.final
 		s.mu.Unlock()
+		srv.unlinger(s)
+		if final == ptNoop {
+			// A closed session's racing GET (see Server.linger).
+			srv.writePayload(w, []packet{{typ: ptNoop}}, s.proto, s.kind, s.b64, rq.j)
+			return
+		}
+		writeError(w, errUnknownSID)
+		return
+	}
+	if s.overdueLocked() {
+		fire := s.finishLocked("ping timeout", ptClose)
+		s.mu.Unlock()
+		s.afterFinish(fire)
 		writeError(w, errUnknownSID)
 		return
 	}
 	s.polling = true
-	var wake chan struct{}
-	for len(s.queue) == 0 && s.state != stateClosed && !s.upgrading && s.kind != kindWebSocket {
+	var (
+		wake     chan struct{}
+		noopDue  bool
+		noopWait *time.Timer
+	)
+	for len(s.queue) == 0 && s.state != stateClosed && !(s.upgrading && noopDue) && s.kind != kindWebSocket {
 		if wake == nil {
 			wake = make(chan struct{}, 1)
+		}
+		var noopC <-chan time.Time
+		if s.upgrading {
+			if noopWait == nil {
+				noopWait = time.NewTimer(upgradeNoopDelay)
+				defer noopWait.Stop()
+			}
+			noopC = noopWait.C
 		}
 		s.pollWake = wake
 		s.mu.Unlock()
 		select {
 		case <-wake:
+		case <-noopC:
+			noopDue = true
 		case <-r.Context().Done():
 			// The client went away mid-poll: the official server treats it
 			// as a transport error.
@@ -58,8 +86,15 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 	switch {
 	case s.state == stateClosed:
 		pkts = []packet{{typ: s.final}}
-	case s.kind == kindWebSocket || len(s.queue) == 0:
-		// Upgraded or upgrading: end this poll cleanly.
+	case s.kind == kindWebSocket:
+		// Upgraded while this GET waited: a client that paused polling has
+		// none in flight, so this one is stray.
+		s.polling = false
+		s.mu.Unlock()
+		writeError(w, errBadRequest)
+		return
+	case len(s.queue) == 0:
+		// Upgrading: end this poll cleanly.
 		pkts = []packet{{typ: ptNoop}}
 	default:
 		pkts, s.queue = s.queue, nil
@@ -116,6 +151,13 @@ func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Session)
 		s.mu.Unlock()
 		s.afterFinish(fire)
 		writeError(w, errBadRequest)
+		return
+	}
+	if s.state == stateClosed || s.overdueLocked() {
+		fire := s.finishLocked("ping timeout", ptClose)
+		s.mu.Unlock()
+		s.afterFinish(fire)
+		writeError(w, errUnknownSID)
 		return
 	}
 	s.posting = true

@@ -42,6 +42,14 @@ const (
 	// upgradeTimeout bounds the probe: a WebSocket that does not complete
 	// the upgrade in this time is dropped (the official value).
 	upgradeTimeout = 10 * time.Second
+	// lingerTime is how long a session closed by the client's POST waits
+	// for the GET that raced it.
+	lingerTime = time.Second
+	// upgradeNoopDelay is how long a poll waits, once the probe is
+	// answered, before it ends with a noop (the official server checks
+	// every 100 ms), so a client completing the upgrade at once finds
+	// polling refused.
+	upgradeNoopDelay = 100 * time.Millisecond
 	// wsReadBuffer is the per-connection read buffer: small, because idle
 	// sessions are the common case; larger frames are read straight through.
 	wsReadBuffer = 256
@@ -82,6 +90,9 @@ type Server struct {
 	sessions map[string]*Session
 	closing  bool
 	drained  chan struct{} // closed when the last session leaves during Shutdown
+	// lingering holds polling sessions the client closed by a POST, until
+	// their racing GET collects the noop or lingerTime passes.
+	lingering map[string]*Session
 
 	byKind  [3]atomic.Int64
 	byProto [2]atomic.Int64 // [0] v3, [1] v4
@@ -113,7 +124,7 @@ func NewServer(opts Options, h Handler) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), sessions: make(map[string]*Session)}
+	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), sessions: make(map[string]*Session), lingering: make(map[string]*Session)}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
 	return s
 }
@@ -193,7 +204,26 @@ func (srv *Server) remove(s *Session) {
 func (srv *Server) lookup(id string) *Session {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	return srv.sessions[id]
+	if s := srv.sessions[id]; s != nil {
+		return s
+	}
+	return srv.lingering[id]
+}
+
+// linger keeps a closed polling session reachable for one last GET.
+func (srv *Server) linger(s *Session) {
+	srv.mu.Lock()
+	srv.lingering[s.id] = s
+	srv.mu.Unlock()
+	time.AfterFunc(lingerTime, func() { srv.unlinger(s) })
+}
+
+func (srv *Server) unlinger(s *Session) {
+	srv.mu.Lock()
+	if srv.lingering[s.id] == s {
+		delete(srv.lingering, s.id)
+	}
+	srv.mu.Unlock()
 }
 
 func (srv *Server) isClosing() bool {

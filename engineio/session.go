@@ -199,6 +199,11 @@ func (s *Session) finishLocked(reason string, final byte) (fire bool) {
 		s.probe = nil
 	}
 	s.srv.remove(s)
+	if final == ptNoop && s.kind != kindWebSocket && !s.polling {
+		// The client closed in a POST while its GET is still on the way
+		// (they race on separate connections): that GET gets the noop.
+		s.srv.linger(s)
+	}
 	// OnClose must follow the last OnMessage: if a delivery is under way
 	// (possibly the caller itself, closing from OnMessage), deliver calls
 	// OnClose when it returns.
@@ -256,6 +261,20 @@ func (s *Session) armLocked(d time.Duration) {
 	}
 }
 
+// overdueLocked reports whether the heartbeat has already failed, though
+// the timer may not have run yet (late on a loaded machine): a request
+// arriving then must find the session gone, as the client would expect.
+func (s *Session) overdueLocked() bool {
+	if s.state != stateOpen {
+		return false
+	}
+	due := s.due
+	if s.proto == 4 && !s.awaitingPong {
+		due += int64(s.srv.opts.PingTimeout)
+	}
+	return s.srv.now() >= due
+}
+
 // startHeartbeatLocked: v4 servers ping every PingInterval; v3 servers
 // wait PingInterval+PingTimeout for the client's ping.
 func (s *Session) startHeartbeatLocked() {
@@ -279,7 +298,10 @@ func (s *Session) onTimer() {
 		fire = s.finishLocked(s.reason, ptClose)
 	case s.proto == 4 && !s.awaitingPong:
 		s.awaitingPong = true
-		s.armLocked(s.srv.opts.PingTimeout)
+		// Counted from when the ping was due, not from a late timer, so a
+		// loaded machine does not stretch the timeout.
+		s.due += int64(s.srv.opts.PingTimeout)
+		s.timer.Reset(max(0, time.Duration(s.due-s.srv.now())))
 		fire, _ = s.enqueueLocked(packet{typ: ptPing})
 	default:
 		fire = s.finishLocked("ping timeout", ptClose)
