@@ -331,6 +331,68 @@ func TestStartPIDFileElsewhere(t *testing.T) {
 	})
 }
 
+func TestStartOverGarbagePIDFile(t *testing.T) {
+	f := newFixture(t)
+	os.WriteFile(f.pidfile, []byte("garbage"), 0o644)
+	pid := f.mustStart()
+	if f.pidInFile() != pid {
+		t.Fatal("garbage pidfile not replaced")
+	}
+}
+
+func TestStatusUnknown(t *testing.T) {
+	dir := t.TempDir() // a directory where the pidfile should be: unreadable as a pidfile
+	st := Status(dir)
+	if st.Code != StatusUnknown || !strings.HasPrefix(st.Message, "pushinator status is unknown: daemon: pidfile "+dir) {
+		t.Fatalf("Status = %+v", st)
+	}
+	if _, err := Stop(dir, time.Second); err == nil {
+		t.Fatal("Stop on an unreadable pidfile succeeded")
+	}
+	if _, err := Start(StartOptions{PIDFile: dir}); err == nil {
+		t.Fatal("Start on an unreadable pidfile succeeded")
+	}
+}
+
+// TestConcurrentStarts: two `pushinator start` at once with the same config: one daemon
+// runs, the other command fails, and the pidfile names the one that runs.
+func TestConcurrentStarts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	f := newFixture(t)
+	type result struct {
+		pid int
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			pid, err := f.start("-listen", addr)
+			results <- result{pid, err}
+		}()
+	}
+	a, b := <-results, <-results
+	if (a.err == nil) == (b.err == nil) {
+		t.Fatalf("want exactly one success: %+v, %+v", a, b)
+	}
+	won, lost := a, b
+	if a.err != nil {
+		won, lost = b, a
+	}
+	if !errors.Is(lost.err, ErrAlreadyRunning) && !strings.Contains(lost.err.Error(), "address already in use") {
+		t.Fatalf("loser's error: %v", lost.err)
+	}
+	if f.pidInFile() != won.pid {
+		t.Fatalf("pidfile holds %d, winner is %d", f.pidInFile(), won.pid)
+	}
+	f.wantStatus(StatusRunning, fmt.Sprintf("pushinator is running (pid %d)", won.pid))
+}
+
 func TestStartWithoutPIDFile(t *testing.T) {
 	if _, err := Start(StartOptions{}); err == nil || !strings.Contains(err.Error(), "no pidfile") {
 		t.Fatalf("Start: %v", err)
