@@ -161,10 +161,12 @@ func (p *packet) setPayload(payload []byte) error {
 		}
 		return nil
 	}
-	if !json.Valid(payload) {
+	first := firstByte(payload)
+	if (first != '[' || (p.typ != typeEvent && p.typ != typeBinaryEvent && p.typ != typeAck && p.typ != typeBinaryAck)) && !json.Valid(payload) {
+		// Arrays of events and acks are checked by json.Unmarshal below;
+		// everything else is checked here, before its shape.
 		return invalid("%s: payload is not JSON", p.typ)
 	}
-	first := firstByte(payload)
 	switch p.typ {
 	case typeConnect:
 		if first != '{' {
@@ -184,14 +186,16 @@ func (p *packet) setPayload(payload []byte) error {
 		}
 		var all []json.RawMessage
 		if err := json.Unmarshal(payload, &all); err != nil {
-			return invalid("%s: %v", p.typ, err)
+			return invalid("%s: payload is not JSON: %v", p.typ, err)
 		}
 		if len(all) == 0 {
 			return invalid("%s: no event name", p.typ)
 		}
 		switch firstByte(all[0]) {
 		case '"':
-			if err := json.Unmarshal(all[0], &p.name); err != nil {
+			if name, ok := plainString(all[0]); ok {
+				p.name = name
+			} else if err := json.Unmarshal(all[0], &p.name); err != nil {
 				return invalid("%s: event name: %v", p.typ, err)
 			}
 			if reservedEvents[p.name] {
@@ -208,7 +212,7 @@ func (p *packet) setPayload(payload []byte) error {
 			return invalid("%s: payload must be an array", p.typ)
 		}
 		if err := json.Unmarshal(payload, &p.args); err != nil {
-			return invalid("%s: %v", p.typ, err)
+			return invalid("%s: payload is not JSON: %v", p.typ, err)
 		}
 		if p.args == nil {
 			p.args = []json.RawMessage{}
@@ -269,6 +273,21 @@ func walkPlaceholders(v any, n int) error {
 		}
 	}
 	return nil
+}
+
+// plainString returns the value of a JSON string with no escapes, without
+// the general decoder: event names almost always are such strings.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(body), true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
