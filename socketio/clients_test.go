@@ -146,9 +146,9 @@ func (d *demo) reasons(t *testing.T) []string {
 }
 
 // startServer runs engineio+socketio on 127.0.0.1:0 and returns its URL.
-func startServer(t *testing.T, h Handler) string {
+func startServer(t *testing.T, h Handler, opts Options) string {
 	t.Helper()
-	sio := NewServer(Options{ConnectTimeout: 5 * time.Second}, h)
+	sio := NewServer(opts, h)
 	eio := engineio.NewServer(engineio.Options{
 		Path:               "/socket.io/",
 		PingInterval:       2 * time.Second,
@@ -194,7 +194,7 @@ func TestRealClients(t *testing.T) {
 		for _, mode := range tt.modes {
 			t.Run(tt.client+"/"+mode, func(t *testing.T) {
 				d := &demo{disconnects: map[*Socket][]string{}}
-				url := startServer(t, d)
+				url := startServer(t, d, Options{ConnectTimeout: 5 * time.Second})
 				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				defer cancel()
 				cmd := exec.CommandContext(ctx, "node", filepath.Join("testdata", "client.js"), url, tt.client, mode)
@@ -227,4 +227,57 @@ func TestRealClients(t *testing.T) {
 			})
 		}
 	}
+}
+
+// conformance is the server of the official protocol test suite, on "/"
+// only: it sends "auth" with the CONNECT payload, echoes "message" as
+// "message-back" and acks "message-with-ack", attachments included.
+type conformance struct{}
+
+func (conformance) Connect(s *Socket, payload json.RawMessage) error {
+	if payload == nil {
+		payload = json.RawMessage(`{}`)
+	}
+	s.SetData(payload)
+	return nil
+}
+
+func (conformance) Connected(s *Socket) { s.Emit("auth", s.Data()) }
+
+func (conformance) Event(s *Socket, name string, args []json.RawMessage, ack Ack) {
+	// Top-level placeholders go back out as binary attachments.
+	out := make([]any, len(args))
+	for i, a := range args {
+		var ph struct {
+			Placeholder bool `json:"_placeholder"`
+			Num         int  `json:"num"`
+		}
+		if firstByte(a) == '{' && json.Unmarshal(a, &ph) == nil && ph.Placeholder {
+			out[i] = s.Attachments()[ph.Num]
+		} else {
+			out[i] = a
+		}
+	}
+	switch name {
+	case "message":
+		s.Emit("message-back", out...)
+	case "message-with-ack":
+		ack(out...)
+	}
+}
+
+func (conformance) Disconnect(*Socket, string) {}
+
+func TestProtocolSuite(t *testing.T) {
+	modules := nodeModules(t)
+	url := startServer(t, conformance{}, Options{ConnectTimeout: 500 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("testdata", "protocol.js"), url)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node protocol.js: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
