@@ -160,3 +160,28 @@ func BenchmarkDecodeAckedEvent(b *testing.B) {
 		benchSink = p.args
 	}
 }
+
+// nopSession accepts every packet and keeps nothing.
+type nopSession struct{}
+
+func (nopSession) ID() string               { return "nop" }
+func (nopSession) Protocol() int            { return 4 }
+func (nopSession) SendPacket(*Packet) error { return nil }
+func (nopSession) Close()                   {}
+
+// BenchmarkSendShared measures the per-socket cost of a push encoded once.
+func BenchmarkSendShared(b *testing.B) {
+	srv := NewServer(Options{ConnectTimeout: -1}, &recorder{})
+	s := srv.open(nopSession{}, nil)
+	s.onMessage([]byte("0"), false)
+	p, err := EncodeEvent("message", json.RawMessage(`{"text":"hello"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Send(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
