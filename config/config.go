@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Config is pushinator's whole configuration. Durations are milliseconds
@@ -336,7 +337,11 @@ func describe(v *value) string {
 	case kindString:
 		s := v.str
 		if len(s) > 60 {
-			s = s[:60] + "..."
+			cut := 60
+			for cut > 0 && !utf8.RuneStart(s[cut]) {
+				cut-- // keep whole characters
+			}
+			s = s[:cut] + "..."
 		}
 		return strconv.Quote(s)
 	case kindNumber:
@@ -497,7 +502,8 @@ func (d *decoder) host(dst *string) setter {
 
 func validHost(h string) bool {
 	if strings.Contains(h, ":") {
-		return net.ParseIP(h) != nil // only IPv6 addresses contain colons
+		addr, _, _ := strings.Cut(h, "%") // an IPv6 zone, "fe80::1%eth0", is fine with net.Listen
+		return net.ParseIP(addr) != nil   // only IPv6 addresses contain colons
 	}
 	return !strings.ContainsFunc(h, func(r rune) bool {
 		return r == '/' || r == '[' || r == ']' || unicode.IsSpace(r) || unicode.IsControl(r)

@@ -200,7 +200,10 @@ func (p *parser) modulePrefix() error {
 	}
 	p.off = end
 	p.skipSpace()
-	if p.peek() != '=' || strings.HasPrefix(p.src[p.off:], "==") {
+	if strings.HasPrefix(p.src[p.off:], "==") {
+		return p.errAt(p.off, `unexpected "==", expected "=" in "module.exports ="`)
+	}
+	if p.peek() != '=' {
 		return p.unexpected(p.off, `"=" in "module.exports ="`)
 	}
 	p.off++

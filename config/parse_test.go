@@ -130,7 +130,7 @@ func TestParseInvalid(t *testing.T) {
 		{"two semicolons", `{};;`, `config: f.conf:1:4: unexpected ";", expected end of file after the value`},
 		{"module without exports", `module = {}`, `config: f.conf:1:8: unexpected "=", expected "." in "module.exports ="`},
 		{"module dot other", `module.foo = {}`, `config: f.conf:1:8: unexpected identifier "foo", expected "exports" in "module.exports ="`},
-		{"module exports compare", `module.exports == {}`, `config: f.conf:1:16: unexpected "=", expected "=" in "module.exports ="`},
+		{"module exports compare", `module.exports == {}`, `config: f.conf:1:16: unexpected "==", expected "=" in "module.exports ="`},
 		{"exports alone", `exports = {}`, `config: f.conf:1:1: unexpected identifier "exports", expected a value`},
 		{"use strict", "'use strict';\nmodule.exports = {}", `config: f.conf:2:1: unexpected identifier "module", expected end of file after the value`},
 		{"binary byte", "{a: \x01}", `config: f.conf:1:5: unexpected "\x01", expected a value`},
