@@ -12,9 +12,16 @@
 //   - Socket.Send, Emit and Disconnect may be called from any goroutine at any
 //     time; after the socket is gone they return ErrClosed instead of panicking.
 //   - Input is validated like the official parser; a packet it would refuse
-//     closes the Engine.IO session. A binary packet may announce at most
-//     MaxAttachments attachments, and a half-received one is dropped with its
-//     session, so a lying client cannot make the server allocate or wait.
+//     closes the Engine.IO session ("parse error"). A binary packet may
+//     announce at most Options.MaxAttachments attachments, and a
+//     half-received one is dropped with its session, so a lying client
+//     cannot make the server allocate or wait.
 //   - A Packet is encoded once (EncodeEvent) and its bytes are shared, never
 //     copied or modified, when it is sent to many sockets.
+//
+// Per-socket application data lives on the socket (SetData, Data). For
+// connection state recovery the application sets the private id of the
+// CONNECT reply with SetPID during Connect, finds the client's "pid" and
+// "offset" in the CONNECT payload, and appends the offset as the last
+// argument of the events it sends.
 package socketio

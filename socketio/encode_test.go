@@ -40,7 +40,7 @@ func TestEncodeEvent(t *testing.T) {
 				t.Errorf("attachments = %v, want %v", p.attachments, tt.atts)
 			}
 			// What we encode, we (and the official parser) decode.
-			r := reassembler{max: MaxAttachments}
+			r := reassembler{max: DefaultMaxAttachments}
 			got, err := r.feed(p.text, false)
 			for _, a := range p.attachments {
 				if err != nil {
@@ -140,7 +140,7 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		p, err := decodePacket(in, MaxAttachments)
+		p, err := decodePacket(in, DefaultMaxAttachments)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func BenchmarkDecodeAckedEvent(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		p, err := decodePacket(in, MaxAttachments)
+		p, err := decodePacket(in, DefaultMaxAttachments)
 		if err != nil {
 			b.Fatal(err)
 		}

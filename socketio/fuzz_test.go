@@ -23,7 +23,7 @@ func FuzzDecodePacket(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		p, err := decodePacket(in, MaxAttachments)
+		p, err := decodePacket(in, DefaultMaxAttachments)
 		if err != nil {
 			return
 		}
@@ -31,7 +31,7 @@ func FuzzDecodePacket(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", in, p)
 		}
 		isBinary := p.typ == typeBinaryEvent || p.typ == typeBinaryAck
-		if isBinary != (p.attachments > 0) || p.attachments > MaxAttachments {
+		if isBinary != (p.attachments > 0) || p.attachments > DefaultMaxAttachments {
 			t.Fatalf("accepted %q with %d attachments", in, p.attachments)
 		}
 		if p.id > maxAckID {
@@ -53,7 +53,7 @@ func FuzzDecodePacket(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding %q: %v", in, err)
 		}
-		p2, err := decodePacket(q.text, MaxAttachments)
+		p2, err := decodePacket(q.text, DefaultMaxAttachments)
 		if err != nil {
 			t.Fatalf("re-encoded %q as %q, which does not decode: %v", in, q.text, err)
 		}
@@ -80,7 +80,7 @@ func FuzzReassembler(f *testing.F) {
 	f.Add([]byte(`2["a"]`), []byte(`2["b"]|3["c"]`), uint16(0))
 	f.Add([]byte(`61-4[{"_placeholder":true,"num":0}]`), []byte("x|y"), uint16(0b11))
 	f.Fuzz(func(t *testing.T, first, rest []byte, binaryBits uint16) {
-		r := reassembler{max: MaxAttachments}
+		r := reassembler{max: DefaultMaxAttachments}
 		msgs := append([][]byte{first}, bytes.Split(rest, []byte("|"))...)
 		for i, m := range msgs {
 			binary := i > 0 && binaryBits&(1<<(i-1)) != 0
@@ -88,7 +88,7 @@ func FuzzReassembler(f *testing.F) {
 			if err != nil {
 				return // the session would be closed here
 			}
-			if r.waiting() > MaxAttachments {
+			if r.waiting() > DefaultMaxAttachments {
 				t.Fatalf("waiting for %d attachments", r.waiting())
 			}
 			if p != nil && len(p.binary) != p.attachments {

@@ -30,9 +30,9 @@ func (t packetType) String() string {
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
 
-// MaxAttachments is the largest attachment count a binary packet may announce;
-// the official parser's default (maxAttachments: 10).
-const MaxAttachments = 10
+// DefaultMaxAttachments is the largest attachment count a binary packet may
+// announce unless Options say otherwise: the official parser's default.
+const DefaultMaxAttachments = 10
 
 // maxAckID is the largest ack id accepted: ids are JavaScript numbers on the
 // client, exact only up to 2^53-1, so a larger one could not be answered.
@@ -49,8 +49,8 @@ var reservedEvents = map[string]bool{
 	"removeListener": true,
 }
 
-// ErrInvalidPacket is wrapped by every decoding error.
-var ErrInvalidPacket = errors.New("invalid packet")
+// errInvalidPacket is wrapped by every protocol violation of a client.
+var errInvalidPacket = errors.New("invalid packet")
 
 // packet is a decoded packet received from a client.
 type packet struct {
@@ -72,7 +72,7 @@ type packet struct {
 }
 
 func invalid(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidPacket, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: %s", errInvalidPacket, fmt.Sprintf(format, a...))
 }
 
 // decodePacket parses the text form of a packet:

@@ -50,7 +50,7 @@ func TestDecodePacket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := decodePacket([]byte(tt.in), MaxAttachments)
+			got, err := decodePacket([]byte(tt.in), DefaultMaxAttachments)
 			if err != nil {
 				t.Fatalf("decodePacket(%q): %v", tt.in, err)
 			}
@@ -114,7 +114,7 @@ func TestDecodePacketInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			p, err := decodePacket([]byte(tt.in), MaxAttachments)
+			p, err := decodePacket([]byte(tt.in), DefaultMaxAttachments)
 			if tt.why == "" {
 				if err != nil {
 					t.Fatalf("decodePacket(%q): %v", tt.in, err)
@@ -124,8 +124,8 @@ func TestDecodePacketInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("decodePacket(%q) = %+v, want error containing %q", tt.in, p, tt.why)
 			}
-			if !errors.Is(err, ErrInvalidPacket) {
-				t.Errorf("error %v does not wrap ErrInvalidPacket", err)
+			if !errors.Is(err, errInvalidPacket) {
+				t.Errorf("error %v does not wrap errInvalidPacket", err)
 			}
 			if !strings.Contains(err.Error(), tt.why) {
 				t.Errorf("decodePacket(%q) error %q, want it to contain %q", tt.in, err, tt.why)
@@ -138,12 +138,12 @@ func TestDecodePacketInvalid(t *testing.T) {
 // after OnMessage returns.
 func TestDecodePacketDoesNotAlias(t *testing.T) {
 	in := []byte(`0/ns,{"a":"b"}`)
-	p, err := decodePacket(in, MaxAttachments)
+	p, err := decodePacket(in, DefaultMaxAttachments)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in2 := []byte(`2["ev",{"a":"b"}]`)
-	q, err := decodePacket(in2, MaxAttachments)
+	q, err := decodePacket(in2, DefaultMaxAttachments)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func TestReassembler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := reassembler{max: MaxAttachments}
+			r := reassembler{max: DefaultMaxAttachments}
 			var last *packet
 			for i, m := range tt.in {
 				in := m.b()
@@ -84,7 +84,7 @@ func TestReassembler(t *testing.T) {
 					in[j] = 0xff
 				}
 				if i == len(tt.in)-1 && tt.wantErr != "" {
-					if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidPacket) {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, errInvalidPacket) {
 						t.Fatalf("message %d: error %v, want %q", i, err, tt.wantErr)
 					}
 					return

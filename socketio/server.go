@@ -18,7 +18,7 @@ type Options struct {
 	// negative value disables it.
 	ConnectTimeout time.Duration
 	// MaxAttachments limits the attachments one binary packet may announce.
-	// Zero means MaxAttachments.
+	// Zero means DefaultMaxAttachments.
 	MaxAttachments int
 	// Logger receives debug lines about refused packets; nil discards them.
 	Logger *slog.Logger
@@ -70,7 +70,7 @@ func NewServer(opts Options, h Handler) *Server {
 		srv.connectTimeout = DefaultConnectTimeout
 	}
 	if srv.maxAttachments <= 0 {
-		srv.maxAttachments = MaxAttachments
+		srv.maxAttachments = DefaultMaxAttachments
 	}
 	if srv.log == nil {
 		srv.log = slog.New(slog.DiscardHandler)

@@ -280,7 +280,7 @@ func (s *Socket) handle(p *packet) {
 	st := s.state
 	s.mu.Unlock()
 	if st != stateConnected {
-		s.fail(fmt.Errorf("%w: %s before CONNECT", ErrInvalidPacket, p.typ))
+		s.fail(fmt.Errorf("%w: %s before CONNECT", errInvalidPacket, p.typ))
 		return
 	}
 	switch p.typ {
@@ -307,7 +307,7 @@ func (s *Socket) handle(p *packet) {
 		reply(p.args, nil)
 		s.attachments = nil
 	default: // CONNECT_ERROR goes from server to client only
-		s.fail(fmt.Errorf("%w: %s from a client", ErrInvalidPacket, p.typ))
+		s.fail(fmt.Errorf("%w: %s from a client", errInvalidPacket, p.typ))
 	}
 }
 
