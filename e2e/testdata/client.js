@@ -1,0 +1,69 @@
+// A scriptable socket.io client for the end-to-end tests. It takes one JSON argument:
+//   {lib: "v4"|"v3"|"v2", url, opts: {...io options}, auth: [userId, hash] | null, ack: bool}
+// and prints one JSON line per thing that happens (connect, auth-ack, event, disconnect,
+// connect_error, reconnect...). It reads JSON commands on stdin:
+//   {"cmd":"emit","event":"x","args":[...],"ack":true}  {"cmd":"disconnect"}  {"cmd":"connect"}
+//   {"cmd":"close-transport"}  {"cmd":"exit"}
+const spec = JSON.parse(process.argv[2]);
+const libs = { v4: "socket.io-client", v3: "socket.io-client-v3", v2: "socket.io-client-v2" };
+const io = require(libs[spec.lib || "v4"]);
+const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
+const opts = Object.assign({ reconnectionDelay: 100, reconnectionDelayMax: 300 }, spec.opts || {});
+if (spec.lib === "v2" && opts.transports === undefined) opts.transports = ["polling", "websocket"];
+const socket = io.connect(spec.url, opts);
+const engine = () => (socket.io && socket.io.engine) || (socket.io && socket.io.engine);
+
+socket.on("connect", () => {
+  const transport = engine() && engine().transport ? engine().transport.name : "";
+  out({ type: "connect", id: socket.id, recovered: !!socket.recovered, transport });
+  if (spec.auth) {
+    const args = ["auth", spec.auth[0], spec.auth[1]];
+    if (spec.ack) args.push((res) => out({ type: "auth-ack", res }));
+    socket.emit(...args);
+  }
+});
+socket.on("connect_error", (err) => out({ type: "connect_error", message: err && err.message, data: err && err.data }));
+socket.on("error", (err) => out({ type: "error", message: String(err && (err.message || err)) }));
+socket.on("disconnect", (reason) => out({ type: "disconnect", reason }));
+const onAny = (event, ...args) => {
+  if (["connect", "disconnect", "connect_error", "error"].includes(event)) return;
+  out({ type: "event", event, args, transport: engine() && engine().transport ? engine().transport.name : "" });
+};
+if (socket.onAny) socket.onAny(onAny);
+else {
+  // socket.io-client 2.x has no onAny: wrap the packet dispatch instead.
+  const orig = socket.onevent;
+  socket.onevent = function (packet) {
+    const args = packet.data || [];
+    onAny(...args);
+    return orig.call(this, packet);
+  };
+}
+if (engine()) engine().on && engine().on("upgrade", (t) => out({ type: "upgrade", transport: t && t.name }));
+socket.io.on && socket.io.on("open", () => {
+  const e = engine();
+  if (e && e.on) e.on("upgrade", (t) => out({ type: "upgrade", transport: t && t.name }));
+});
+
+let buf = "";
+process.stdin.on("data", (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf("\n")) >= 0) {
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    if (!line.trim()) continue;
+    const c = JSON.parse(line);
+    if (c.cmd === "emit") {
+      const args = [c.event, ...(c.args || [])];
+      if (c.ack) args.push((...res) => out({ type: "ack", event: c.event, res }));
+      socket.emit(...args);
+    } else if (c.cmd === "disconnect") socket.disconnect();
+    else if (c.cmd === "connect") socket.connect();
+    else if (c.cmd === "close-transport") engine().close();
+    else if (c.cmd === "exit") process.exit(0);
+  }
+});
+process.stdin.on("end", () => process.exit(0));
+out({ type: "started" });
