@@ -46,7 +46,10 @@ type demo struct {
 
 func (d *demo) Connect(s *Socket, payload json.RawMessage) error {
 	var auth struct {
-		Refuse string `json:"refuse"`
+		Refuse  string `json:"refuse"`
+		Recover bool   `json:"recover"`
+		PID     string `json:"pid"`
+		Offset  string `json:"offset"`
 	}
 	if payload != nil {
 		if err := json.Unmarshal(payload, &auth); err != nil {
@@ -62,6 +65,12 @@ func (d *demo) Connect(s *Socket, payload json.RawMessage) error {
 		return errors.New(auth.Refuse)
 	}
 	s.SetData(payload)
+	switch {
+	case auth.PID != "":
+		s.SetPID(auth.PID) // recovered: same pid, missed events follow
+	case auth.Recover:
+		s.SetPID("pid-" + s.ID())
+	}
 	return nil
 }
 
@@ -69,8 +78,19 @@ func (d *demo) Connected(s *Socket) {
 	d.mu.Lock()
 	d.disconnects[s] = []string{}
 	d.mu.Unlock()
-	auth, _ := s.Data().(json.RawMessage)
-	s.Emit("welcome", map[string]any{"id": s.ID(), "protocol": s.Protocol(), "auth": auth})
+	payload, _ := s.Data().(json.RawMessage)
+	var auth struct {
+		PID    string `json:"pid"`
+		Offset string `json:"offset"`
+	}
+	if payload != nil {
+		json.Unmarshal(payload, &auth)
+	}
+	if auth.PID != "" {
+		s.Emit("news", "missed since "+auth.Offset, "o-2")
+		return
+	}
+	s.Emit("welcome", map[string]any{"id": s.ID(), "protocol": s.Protocol(), "auth": payload})
 }
 
 func (d *demo) Event(s *Socket, name string, args []json.RawMessage, ack Ack) {
@@ -99,6 +119,8 @@ func (d *demo) Event(s *Socket, name string, args []json.RawMessage, ack Ack) {
 			lens = append(lens, len(a))
 		}
 		ack(lens, args[len(args)-1])
+	case "news-please":
+		s.Emit("news", "first", "o-1")
 	case "transport":
 		ack(s.Engine().Transport())
 	case "disconnect-me":
@@ -203,7 +225,7 @@ func TestRealClients(t *testing.T) {
 				if err != nil {
 					t.Fatalf("node client.js %s %s: %v\n%s", tt.client, mode, err, out)
 				}
-				for _, sc := range []string{"basic", "serverDisconnect", "reconnect", "refused", "namespace"} {
+				for _, sc := range []string{"basic", "serverDisconnect", "reconnect", "refused", "namespace", "recovery"} {
 					if !strings.Contains(string(out), "ok "+sc+"\n") {
 						t.Errorf("scenario %s did not pass:\n%s", sc, out)
 					}
@@ -214,6 +236,11 @@ func TestRealClients(t *testing.T) {
 					"client namespace disconnect", // reconnect, second socket
 					"forced close",                // reconnect: the server closed the Engine.IO session
 					"server namespace disconnect", // serverDisconnect
+				}
+				if tt.client == "v4" {
+					// recovery: dropped by the server, then the recovered
+					// socket disconnects.
+					want = append(want, "forced close", "client namespace disconnect")
 				}
 				if tt.client == "v2" {
 					// The v2 namespace scenario connects "/" implicitly

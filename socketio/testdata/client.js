@@ -123,6 +123,24 @@ const scenarios = {
     s.close();
   },
 
+  // Connection state recovery (socket.io-client >= 4.6): the server sets a
+  // pid in the CONNECT reply; events end with an offset; after a drop the
+  // client presents both and the server resumes the same session.
+  async recovery() {
+    if (version !== 'v4') return;
+    const s = connect('/', { auth: { recover: true } });
+    await within(once(s, 'welcome'), 'welcome');
+    eq(s.recovered, false, 'recovered on first connect');
+    const first = once(s, 'news');
+    s.emit('news-please');
+    eq(await within(first, 'news'), ['first', 'o-1'], 'news');
+    const missed = once(s, 'news');
+    s.emit('drop-transport');
+    eq(await within(missed, 'news after reconnecting'), ['missed since o-1', 'o-2'], 'news after recovery');
+    eq(s.recovered, true, 'recovered after reconnecting');
+    s.disconnect();
+  },
+
   // Only "/" exists.
   async namespace() {
     const s = connect('/admin');
