@@ -3,6 +3,8 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -94,6 +96,57 @@ func FuzzReassembler(f *testing.F) {
 			if p != nil && len(p.binary) != p.attachments {
 				t.Fatalf("completed %+v with %d of %d attachments", p, len(p.binary), p.attachments)
 			}
+		}
+	})
+}
+
+// FuzzSocket drives a socket with arbitrary messages (cut at '|', binary
+// where bits say so) and checks the promises to the Handler: no panic,
+// Disconnect exactly once when Connected was called and never otherwise,
+// and nothing sent after the session was closed.
+func FuzzSocket(f *testing.F) {
+	f.Add(false, []byte(`0|2["a",1]|212["b"]|1`), uint16(0))
+	f.Add(false, []byte(`0{"x":1}|51-["up",{"_placeholder":true,"num":0}]|\x01|30[]`), uint16(0b100))
+	f.Add(true, []byte(`0/admin?x=1,|2["a"]|2{}`), uint16(0))
+	f.Add(false, []byte(`2["early"]|0`), uint16(0))
+	f.Add(true, []byte(`52-["m",{"_placeholder":true,"num":1}]|a|2["x"]`), uint16(0b10))
+	f.Fuzz(func(t *testing.T, v3 bool, in []byte, bits uint16) {
+		proto := 4
+		if v3 {
+			proto = 3
+		}
+		h := &recorder{}
+		h.onEvent = func(s *Socket, name string, args []json.RawMessage, ack Ack) {
+			if ack != nil {
+				ack(len(args), s.Attachments())
+			}
+			if name == "bye" {
+				s.Disconnect()
+			}
+			s.EmitWithAck("q", func([]json.RawMessage, error) {})
+		}
+		s, fk := newSocket(t, proto, h, Options{})
+		for i, m := range bytes.Split(in, []byte("|")) {
+			if fk.isClosed() {
+				break // a real session delivers nothing more once closed
+			}
+			s.onMessage(m, i < 16 && bits&(1<<i) != 0)
+		}
+		s.onClose("transport close")
+		connected, disconnected := 0, 0
+		for _, c := range h.take() {
+			switch {
+			case c == "Connected":
+				connected++
+			case strings.HasPrefix(c, "Disconnect "):
+				disconnected++
+			}
+		}
+		if connected > 1 || disconnected != connected {
+			t.Fatalf("Connected %d times, Disconnect %d times", connected, disconnected)
+		}
+		if err := s.Emit("late"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Emit after close: %v", err)
 		}
 	})
 }
