@@ -99,6 +99,7 @@ type Hub struct {
 
 	resumeMu sync.Mutex
 	resume   map[string]resumeRecord // pid -> a dropped session that may come back
+	live     map[string]*Binding     // pid -> the live session holding it
 
 	counters counters
 }
@@ -141,7 +142,7 @@ func NewHub(opts Options) *Hub {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Hub{opts: opts, users: make(map[string]*user), resume: make(map[string]resumeRecord)}
+	return &Hub{opts: opts, users: make(map[string]*user), resume: make(map[string]resumeRecord), live: make(map[string]*Binding)}
 }
 
 // Register creates the user or replaces its hash. Live sessions stay connected.
@@ -251,7 +252,20 @@ func (h *Hub) Resume(pid string, offset string, sess Session) (*Binding, error) 
 	h.resumeMu.Lock()
 	rec, ok := h.resume[pid]
 	delete(h.resume, pid)
+	// The client may come back before the server noticed its old connection died (a network
+	// cut is seen only at the next heartbeat): the new connection takes the session over.
+	var stale *Binding
+	if !ok {
+		if stale = h.live[pid]; stale != nil {
+			delete(h.live, pid)
+			rec, ok = resumeRecord{user: stale.user, offset: stale.startAt, expires: now}, true
+		}
+	}
 	h.resumeMu.Unlock()
+	if stale != nil {
+		h.detach(stale)
+		stale.sess.Disconnect("replaced by a resumed connection")
+	}
 	if !ok || now.After(rec.expires) {
 		h.counters.notRecovered.Add(1)
 		return nil, ErrCannotRecover
@@ -305,6 +319,11 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	list = append(list, b)
 	u.sessions.Store(&list)
 	u.sessMu.Unlock()
+	if pid != "" {
+		h.resumeMu.Lock()
+		h.live[pid] = b
+		h.resumeMu.Unlock()
+	}
 
 	for i := range u.log {
 		e := &u.log[i]
@@ -331,8 +350,26 @@ func (u *user) firstUndelivered() *Message {
 // Release detaches a binding's session. When resumable, the session may come back with Resume
 // within the recovery window.
 func (h *Hub) Release(b *Binding, resumable bool) {
+	h.detach(b)
+	if b.pid == "" {
+		return
+	}
+	h.resumeMu.Lock()
+	defer h.resumeMu.Unlock()
+	if h.live[b.pid] != b {
+		return // taken over by a resumed connection, which now owns the pid
+	}
+	delete(h.live, b.pid)
+	if resumable && h.opts.RecoveryWindow > 0 {
+		h.resume[b.pid] = resumeRecord{user: b.user, offset: b.startAt, expires: h.opts.Now().Add(h.opts.RecoveryWindow)}
+	}
+}
+
+// detach removes a binding from its user's live sessions.
+func (h *Hub) detach(b *Binding) {
 	u := b.user
 	u.sessMu.Lock()
+	defer u.sessMu.Unlock()
 	old := *u.sessions.Load()
 	for i, x := range old {
 		if x == b {
@@ -340,14 +377,8 @@ func (h *Hub) Release(b *Binding, resumable bool) {
 			list = append(list, old[:i]...)
 			list = append(list, old[i+1:]...)
 			u.sessions.Store(&list)
-			break
+			return
 		}
-	}
-	u.sessMu.Unlock()
-	if resumable && b.pid != "" && h.opts.RecoveryWindow > 0 {
-		h.resumeMu.Lock()
-		h.resume[b.pid] = resumeRecord{user: u, offset: b.startAt, expires: h.opts.Now().Add(h.opts.RecoveryWindow)}
-		h.resumeMu.Unlock()
 	}
 }
 

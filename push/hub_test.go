@@ -176,10 +176,6 @@ func TestResume(t *testing.T) {
 	if got, want := s2.messages(), []string{`"2"`, `"3"`}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("resumed with %v, want %v", got, want)
 	}
-	// A pid resumes once.
-	if _, err := h.Resume("pid-1", offset, &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
-		t.Fatalf("second resume: %v", err)
-	}
 	// A client that received nothing names no offset and gets everything since it attached.
 	h.Release(b2, true)
 	s3 := &fakeSession{}
@@ -257,5 +253,35 @@ func TestConcurrentSendAndAttach(t *testing.T) {
 				t.Fatalf("out of order or duplicated: %v", s.seqs)
 			}
 		}
+	}
+}
+
+// A client whose connection died without the server noticing comes back on a new connection:
+// the new one takes the session over, and the old one is closed.
+func TestResumeTakesOverALiveSession(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "h")
+	old := &fakeSession{}
+	b, _ := h.Authenticate("5", "h", old, "p")
+	h.Send([]string{"5"}, "message", msg("1"))
+	h.Send([]string{"5"}, "message", msg("2")) // lost in the dead connection
+	fresh := &fakeSession{}
+	if _, err := h.Resume("p", fmt.Sprint(old.seqs[0]), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if old.closed == "" {
+		t.Fatal("the old connection was not closed")
+	}
+	if got, want := fresh.messages(), []string{`"2"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	h.Send([]string{"5"}, "message", msg("3"))
+	if got := old.messages(); len(got) != 2 {
+		t.Fatalf("the replaced connection still gets messages: %v", got)
+	}
+	// The old connection's late release must not make the pid resumable again.
+	h.Release(b, true)
+	if st := h.Stats(); st.Resumable != 0 || st.Sessions != 1 {
+		t.Fatalf("after the stale release: %+v", st)
 	}
 }
