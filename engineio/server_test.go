@@ -585,7 +585,6 @@ func TestWebSocketV4(t *testing.T) {
 	}
 }
 
-
 func TestHeartbeatV4(t *testing.T) {
 	ts := startServer(t, testOptions())
 	c := dialWS(t, ts, "EIO=4&transport=websocket")
