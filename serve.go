@@ -21,6 +21,7 @@ import (
 	"github.com/pushinator/pushinator/logging"
 	"github.com/pushinator/pushinator/push"
 	"github.com/pushinator/pushinator/socketio"
+	"github.com/pushinator/pushinator/state"
 )
 
 // Timeouts of the two HTTP servers. Header and idle bounds stop slow or abandoned connections
@@ -141,6 +142,18 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL,
 		RecoveryWindow: d.RecoveryWindow, MaxSessionsPerUser: cfg.Limits.MaxSessionsPerUser,
 	})
+	if path := cfg.Storage.Path; path != "" {
+		snap, err := state.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("storage.path: %w", err)
+		}
+		if snap != nil {
+			if err := s.hub.Restore(*snap); err != nil {
+				return nil, fmt.Errorf("storage.path: %s: %w", path, err)
+			}
+			log.Info("state restored", "path", path, "users", len(snap.Users), "saved", snap.SavedAt)
+		}
+	}
 	gw := gateway.New(s.hub, gateway.Options{AuthTimeout: cfg.Client.AuthTimeout, Recovery: d.RecoveryWindow > 0, Logger: log})
 	sio := socketio.NewServer(socketio.Options{ConnectTimeout: connectTimeout(cfg), Logger: log}, gw)
 	c := cfg.Client
@@ -252,19 +265,19 @@ func (s *server) closeListeners() {
 // serve starts both HTTP servers and the hub's sweeper. The returned channel gets the first
 // unexpected serving error (nil after a clean shutdown); such an error also cancels ctx.
 func (s *server) serve(ctx context.Context, cancel context.CancelFunc) <-chan error {
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	run := func(name string, f func() error) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("%s port: %w", name, err)
+				errs <- fmt.Errorf("%s: %w", name, err)
 				cancel()
 			}
 		}()
 	}
-	run("admin", func() error { return s.adminSrv.Serve(s.adminLn) })
-	run("client", func() error {
+	run("admin port", func() error { return s.adminSrv.Serve(s.adminLn) })
+	run("client port", func() error {
 		if s.cfg.Client.UseSSL {
 			return s.clientSrv.ServeTLS(s.clientLn, "", "")
 		}
@@ -284,6 +297,10 @@ func (s *server) serve(ctx context.Context, cancel context.CancelFunc) <-chan er
 			}
 		}
 	}()
+	if path := s.cfg.Storage.Path; path != "" {
+		saver := &state.Saver{Path: path, Hub: s.hub, Logger: s.log}
+		run("state", func() error { return saver.Run(ctx) })
+	}
 	out := make(chan error, 1)
 	go func() {
 		<-ctx.Done()

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,4 +74,81 @@ func TestConnectionStateRecovery(t *testing.T) {
 			c.waitEvent("disconnect", 5*time.Second)
 		})
 	}
+}
+
+// restart stops s (SIGTERM, or SIGKILL when crash) and starts the same config on the same ports.
+func (s *server) restart(crash bool) *server {
+	s.t.Helper()
+	if crash {
+		s.cmd.Process.Kill()
+		<-s.exited
+	} else {
+		s.stop()
+	}
+	return startWithConfig(s.t, s.configPath, s.adminURL, s.clientURL)
+}
+
+// TestStateFileSurvivesRestart: registrations, kept messages and recoverable sessions survive a
+// graceful restart and a crash (kill -9) once the state was saved (at most 1 s after a change).
+func TestStateFileSurvivesRestart(t *testing.T) {
+	for _, crash := range []bool{false, true} {
+		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
+			statePath := t.TempDir() + "/state.json"
+			s := startServer(t, "", fmt.Sprintf("storage: { path: %q },", statePath))
+			s.mustAdmin("/user/register", `{"userId":5,"hash":"h5"}`)
+			s.mustAdmin("/user/register", `{"userId":6,"hash":"h6"}`)
+			s.mustAdmin("/user/send", `{"userId":6,"message":"kept for six"}`)
+			c := startClient(t, "five", clientSpec{URL: s.clientURL, Auth: []any{5, "h5"}, Ack: true,
+				Opts: map[string]any{"transports": []string{"websocket"}, "reconnectionDelay": 50, "reconnectionDelayMax": 100}})
+			c.waitEvent("auth-ack", 10*time.Second)
+			s.mustAdmin("/user/send", `{"userId":5,"message":"m1"}`)
+			waitFor(t, 5*time.Second, "m1", func() bool { return len(c.messages()) == 1 })
+			if crash {
+				waitFor(t, 5*time.Second, "the state file to hold the session", func() bool {
+					data, _ := os.ReadFile(statePath)
+					return strings.Contains(string(data), `"resumable":[{`) && strings.Contains(string(data), `kept for six`)
+				})
+			}
+			s = s.restart(crash)
+			if ev := c.waitEvent("connect", 15*time.Second); ev["recovered"] != true {
+				t.Fatalf("after the restart the client reconnected with %v, want recovered", ev)
+			}
+			s.mustAdmin("/user/send", `{"userId":5,"message":"m2"}`)
+			waitFor(t, 5*time.Second, "m2", func() bool { return len(c.messages()) == 2 })
+			if got := jsonString(c.messages()); got != `["m1","m2"]` {
+				t.Fatalf("user 5 got %s", got)
+			}
+			six := startClient(t, "six", clientSpec{URL: s.clientURL, Auth: []any{6, "h6"}, Ack: true})
+			if ack := six.waitEvent("auth-ack", 10*time.Second); jsonString(ack["res"]) != `{"ok":true}` {
+				t.Fatalf("the registration did not survive: %v", ack)
+			}
+			waitFor(t, 5*time.Second, "the kept message", func() bool { return len(six.messages()) == 1 })
+			if got := jsonString(six.messages()); got != `["kept for six"]` {
+				t.Fatalf("user 6 got %s", got)
+			}
+		})
+	}
+}
+
+func TestCorruptStateFileStopsTheStart(t *testing.T) {
+	statePath := t.TempDir() + "/state.json"
+	os.WriteFile(statePath, []byte(`{"format":"pushinator-state","vers`), 0o600)
+	cfg := t.TempDir() + "/p.conf"
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"pidfile":%q,"admin":{"host":"127.0.0.1","port":%d},"client":{"host":"127.0.0.1","port":%d},"storage":{"path":%q}}`,
+		t.TempDir()+"/pid", freePort(t), freePort(t), statePath)), 0o600)
+	out, err := exec.Command(binary, "-c", cfg).CombinedOutput()
+	if code := processExitCode(err); code != 1 || !strings.Contains(string(out), "not a pushinator state file") {
+		t.Fatalf("exit %d, output %q; want exit 1 naming the corrupt file", code, out)
+	}
+}
+
+func processExitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

@@ -91,8 +91,9 @@ func (b *Binding) UserID() string { return b.user.id }
 
 // Hub is the set of registered users and their sessions. It is safe for concurrent use.
 type Hub struct {
-	opts Options
-	seq  atomic.Uint64
+	opts    Options
+	seq     atomic.Uint64
+	changes atomic.Uint64 // bumped by every change a snapshot would see
 
 	mu    sync.RWMutex
 	users map[string]*user
@@ -162,6 +163,7 @@ func (h *Hub) Register(userID, hash string) error {
 	u.sendMu.Lock()
 	u.hashSum = sum
 	u.sendMu.Unlock()
+	h.changes.Add(1)
 	return nil
 }
 
@@ -175,6 +177,7 @@ func (h *Hub) Unregister(userID string) bool {
 	if u == nil {
 		return false
 	}
+	h.changes.Add(1)
 	u.sendMu.Lock()
 	u.gone = true
 	u.log, u.logBytes = nil, 0
@@ -324,6 +327,7 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 		h.live[pid] = b
 		h.resumeMu.Unlock()
 	}
+	h.changes.Add(1)
 
 	for i := range u.log {
 		e := &u.log[i]
@@ -351,6 +355,7 @@ func (u *user) firstUndelivered() *Message {
 // within the recovery window.
 func (h *Hub) Release(b *Binding, resumable bool) {
 	h.detach(b)
+	h.changes.Add(1)
 	if b.pid == "" {
 		return
 	}
@@ -430,6 +435,7 @@ func (h *Hub) Broadcast(event string, data json.RawMessage) int {
 }
 
 func (h *Hub) newMessage(event string, data json.RawMessage) *Message {
+	h.changes.Add(1)
 	return &Message{Seq: h.seq.Add(1), Event: event, Data: data, at: h.opts.Now()}
 }
 
@@ -489,6 +495,7 @@ func (h *Hub) pruneLocked(u *user) {
 		drop++
 	}
 	if drop > 0 {
+		h.changes.Add(1)
 		u.log = append(u.log[:0:0], u.log[drop:]...)
 	}
 }
