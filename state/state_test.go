@@ -14,8 +14,11 @@ import (
 
 type nopSession struct{ got []string }
 
-func (s *nopSession) Deliver(m *push.Message) error { s.got = append(s.got, string(m.Data)); return nil }
-func (s *nopSession) Disconnect(string)            {}
+func (s *nopSession) Deliver(m *push.Message) error {
+	s.got = append(s.got, string(m.Data))
+	return nil
+}
+func (s *nopSession) Disconnect(string) {}
 
 func newHub() *push.Hub {
 	return push.NewHub(push.Options{BufferSize: 10, BufferBytes: 1 << 20, BufferTTL: time.Hour, RecoveryWindow: time.Hour})
