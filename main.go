@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 
 	"github.com/pushinator/pushinator/config"
 	"github.com/pushinator/pushinator/daemon"
@@ -172,7 +173,8 @@ func startDaemon(path string, stdout, stderr io.Writer) int {
 	}
 	pid, err := daemon.Start(daemon.StartOptions{Args: []string{"-c", path}, PIDFile: cfg.PIDFile})
 	if err != nil {
-		fmt.Fprintf(stderr, "pushinator: start: %v\n", err)
+		// The daemon package names itself ("daemon: start: ..."); the operator ran "start".
+		fmt.Fprintf(stderr, "pushinator: start: %s\n", strings.TrimPrefix(err.Error(), "daemon: start: "))
 		return exitError
 	}
 	fmt.Fprintf(stdout, "pushinator started (pid %d)\n", pid)
@@ -187,7 +189,7 @@ func stopDaemon(path string, stdout, stderr io.Writer) int {
 	}
 	res, err := daemon.Stop(cfg.PIDFile, 0)
 	if err != nil {
-		fmt.Fprintf(stderr, "pushinator: stop: %v\n", err)
+		fmt.Fprintf(stderr, "pushinator: stop: %s\n", strings.TrimPrefix(err.Error(), "daemon: stop: "))
 		return exitError
 	}
 	switch {

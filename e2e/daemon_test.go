@@ -96,9 +96,16 @@ func (s *setup) run(args ...string) (stdout, stderr string, code int) {
 
 func runBinary(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBinaryIn(t, "", args...)
+}
+
+// runBinaryIn runs the binary in directory dir ("" for the test's own).
+func runBinaryIn(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -343,7 +350,7 @@ func TestDaemonStartTwice(t *testing.T) {
 	s := newSetup(t, confOpts{})
 	pid := s.start()
 	_, errOut := s.mustRun(1, "start", "-c", s.conf)
-	if !strings.Contains(errOut, fmt.Sprintf("already running (pid %d)", pid)) {
+	if !strings.Contains(errOut, fmt.Sprintf("pushinator: start: already running (pid %d)\n", pid)) {
 		t.Fatalf("second start said %q, want it to say already running (pid %d)", errOut, pid)
 	}
 	if got := s.pid(); got != pid || !processAlive(pid) {
@@ -411,7 +418,7 @@ func TestDaemonStartOnTakenPort(t *testing.T) {
 			defer ln.Close()
 			start := time.Now()
 			_, errOut := s.mustRun(1, "start", "-c", s.conf)
-			want := fmt.Sprintf("%s port: listen tcp 127.0.0.1:%d: bind: address already in use", which, port)
+			want := fmt.Sprintf("pushinator: start: %s port: listen tcp 127.0.0.1:%d: bind: address already in use", which, port)
 			if !strings.Contains(errOut, want) {
 				t.Fatalf("start on a taken %s port said %q, want it to contain %q", which, errOut, want)
 			}
