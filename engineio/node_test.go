@@ -29,7 +29,7 @@ func nodeModules(t *testing.T) string {
 }
 
 // TestNodeClients drives the official engine.io-client 6.x (socket.io-client
-// 4.x / 3.x) and 3.x (socket.io-client 2.x) against an echo server: messages
+// 4.8), 4.x (socket.io-client 3.1) and 3.x (socket.io-client 2.5) against an echo server: messages
 // both ways, and heartbeats keeping the session open for several intervals.
 func TestNodeClients(t *testing.T) {
 	modules := nodeModules(t)
@@ -44,6 +44,8 @@ func TestNodeClients(t *testing.T) {
 		{"v6 websocket", "6", []string{"websocket"}, false, false, "websocket"},
 		{"v6 polling", "6", []string{"polling"}, false, false, "polling"},
 		{"v6 upgrade", "6", []string{"polling", "websocket"}, true, false, "websocket"},
+		{"v4 websocket", "4", []string{"websocket"}, false, false, "websocket"},
+		{"v4 upgrade", "4", []string{"polling", "websocket"}, true, false, "websocket"},
 		{"v3 websocket", "3", []string{"websocket"}, false, false, "websocket"},
 		{"v3 polling", "3", []string{"polling"}, false, false, "polling"},
 		{"v3 upgrade", "3", []string{"polling", "websocket"}, true, false, "websocket"},

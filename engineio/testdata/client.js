@@ -1,6 +1,6 @@
 // Drives a real engine.io-client against the Go test server.
 // Usage: node client.js '<json config>'
-//   {version: "6"|"3", url, path, transports, upgrade, forceJSONP,
+//   {version: "6"|"4"|"3", url, path, transports, upgrade, forceJSONP,
 //    messages, aliveMs, expectTransport}
 // It sends messages (text and binary), expects each echoed, stays open for
 // aliveMs (heartbeats must keep it alive), sends once more, then closes.
@@ -26,11 +26,20 @@ if (cfg.version === "6") {
     upgrade: cfg.upgrade,
   });
 } else {
+  // 4: engine.io-client 4.x of socket.io-client 3.1; 3: engine.io-client
+  // 3.x (Engine.IO v3) of socket.io-client 2.x.
+  const owner = cfg.version === "4" ? "socket.io-client-v3" : "socket.io-client-v2";
   let eio;
   try {
-    eio = require("socket.io-client-v2/node_modules/engine.io-client");
+    // By absolute path: the owner's package "exports" hide its node_modules.
+    const path = require("path");
+    const fs = require("fs");
+    const dirs = (process.env.NODE_PATH || "").split(path.delimiter).filter(Boolean);
+    const dir = dirs.map((d) => path.join(d, owner, "node_modules", "engine.io-client")).find((d) => fs.existsSync(d));
+    if (!dir) throw new Error("not in NODE_PATH " + process.env.NODE_PATH);
+    eio = require(dir);
   } catch (e) {
-    fail("engine.io-client 3.x not found under socket.io-client-v2: " + e.message);
+    fail(`engine.io-client ${cfg.version}.x not found under ${owner}: ${e.message}`);
   }
   socket = eio(cfg.url, {
     path: cfg.path,
