@@ -93,7 +93,9 @@ func indexByte(b []byte, c byte) int {
 }
 
 func decodeBase64(s []byte) ([]byte, error) {
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	// Sized for the unpadded form, which may need more room than the padded
+	// one ("00" decodes to one byte unpadded, to nothing padded).
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))
 	n, err := base64.StdEncoding.Decode(out, s)
 	if err != nil {
 		// Some encoders drop the padding.
