@@ -1,0 +1,161 @@
+// Command pushbench is a load generator for socket.io push servers with pushinator's admin API:
+// pushinator itself and the Node reference server (the official socket.io server running the
+// same product), so that both can be measured side by side with the same clients.
+//
+// Its clients speak Engine.IO v4 over WebSocket: open packet, socket.io CONNECT, the `auth`
+// event with (userId, hash), pongs to the server's pings, and they time every pushed
+// `message`. It registers users and sends through the admin API (POST /user/register,
+// POST /user/send, keep-alive, a fixed number of requests in flight), and reads the server's
+// CPU time and resident memory from /proc/PID.
+//
+// Modes:
+//
+//	idle       N idle authenticated connections, each proven by a push round trip; server RSS delta / N
+//	one2one    U users with one connection each; 1:1 sends, -inflight requests in flight (or -rate per second)
+//	fanout     one user with N sessions; -sends messages one at a time, each until all N received it
+//	broadcast  N users with one session each; POST /broadcast one at a time (pushinator only)
+//	batch      U users; one message to -batch users per request ({"userIds":[...]}, pushinator only)
+//
+// It prints a table on stderr and one JSON line on stdout. The open-files limit caps one process
+// at about 20,000 connections: -procs runs idle's connections in several processes (this
+// binary re-executed), and -srcaddrs spreads them over 127.0.0.x source addresses.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	mode     string
+	admin    string // host:port of the admin API
+	client   string // host:port of the socket.io server
+	pid      int    // the server's pid, for CPU and RSS (0: not measured)
+	name     string // label of the server in the output
+	n        int    // connections (idle, fanout, broadcast)
+	users    int    // users (one2one, batch)
+	inflight int    // admin requests in flight
+	size     int    // message size, bytes
+	duration time.Duration
+	warmup   time.Duration
+	rate     float64 // one2one: offered sends per second (0: as fast as -inflight allows)
+	sends    int     // fanout, broadcast: messages sent one at a time
+	batch    int     // batch: users per request
+	procs    int     // idle: processes holding the connections
+	srcaddrs int     // loopback source addresses per process
+	srcFirst int     // first source address: 127.0.0.srcFirst
+	base     int64   // first user id
+	hash     string
+	settle   time.Duration // idle: wait before reading RSS
+	dialers  int           // connections being opened at once
+	child    bool          // a -procs worker: connect, prove, report, hold until stdin closes
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.mode, "mode", "one2one", "idle, one2one, fanout, broadcast or batch")
+	flag.StringVar(&o.admin, "admin", "127.0.0.1:9600", "admin API host:port")
+	flag.StringVar(&o.client, "client", "127.0.0.1:9601", "socket.io server host:port")
+	flag.IntVar(&o.pid, "pid", 0, "server pid, to read its CPU time and RSS from /proc (0: not measured)")
+	flag.StringVar(&o.name, "name", "server", "label of the server in the output")
+	flag.IntVar(&o.n, "n", 2000, "connections (idle, fanout, broadcast)")
+	flag.IntVar(&o.users, "users", 1000, "users, one connection each (one2one, batch)")
+	flag.IntVar(&o.inflight, "inflight", 64, "admin requests in flight (keep-alive connections)")
+	flag.IntVar(&o.size, "size", 100, "message size in bytes (JSON object with padding)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time (one2one, batch)")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before the measured time (one2one, batch)")
+	flag.Float64Var(&o.rate, "rate", 0, "one2one: offered sends per second, open loop (0: closed loop with -inflight)")
+	flag.IntVar(&o.sends, "sends", 200, "messages sent one at a time (fanout, broadcast)")
+	flag.IntVar(&o.batch, "batch", 100, "users per request (batch)")
+	flag.IntVar(&o.procs, "procs", 1, "idle: processes holding the connections (each under the open-files limit)")
+	flag.IntVar(&o.srcaddrs, "srcaddrs", 4, "loopback source addresses (127.0.0.x) per process")
+	flag.IntVar(&o.srcFirst, "srcfirst", 1, "first source address 127.0.0.N")
+	flag.Int64Var(&o.base, "base", 0, "first user id (0: derived from the clock, so runs never share users)")
+	flag.StringVar(&o.hash, "hash", "h", "the users' hash")
+	flag.DurationVar(&o.settle, "settle", 3*time.Second, "idle: wait before reading the server's RSS")
+	flag.IntVar(&o.dialers, "dialers", 64, "connections being opened at once")
+	flag.BoolVar(&o.child, "child", false, "internal: an idle worker process started by -procs")
+	flag.Parse()
+	if o.base == 0 {
+		// Distinct ids per run: a server that still holds a previous run's sessions (closing
+		// them takes it a moment) must not count them in this one.
+		o.base = (time.Now().Unix()%100000)*100000 + 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var res *result
+	var err error
+	switch {
+	case o.child:
+		err = runChild(ctx, o, os.Stdin, os.Stdout)
+	case o.mode == "idle":
+		res, err = runIdle(ctx, o)
+	case o.mode == "one2one":
+		res, err = runOne2One(ctx, o)
+	case o.mode == "fanout":
+		res, err = runFanout(ctx, o, false)
+	case o.mode == "broadcast":
+		res, err = runFanout(ctx, o, true)
+	case o.mode == "batch":
+		res, err = runBatch(ctx, o)
+	default:
+		err = fmt.Errorf("pushbench: unknown -mode %q", o.mode)
+	}
+	if res != nil {
+		res.print(os.Stderr, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// result is one run's figures, in order.
+type result struct {
+	Mode    string
+	Server  string
+	keys    []string
+	figures map[string]any
+	units   map[string]string
+}
+
+func newResult(o options) *result {
+	return &result{Mode: o.mode, Server: o.name, figures: map[string]any{}, units: map[string]string{}}
+}
+
+func (r *result) set(key string, v any, unit string) {
+	if _, ok := r.figures[key]; !ok {
+		r.keys = append(r.keys, key)
+	}
+	r.figures[key] = v
+	r.units[key] = unit
+}
+
+func (r *result) print(table, jsonOut io.Writer) {
+	fmt.Fprintf(table, "%s on %s\n", r.Mode, r.Server)
+	for _, k := range r.keys {
+		v := r.figures[k]
+		if f, ok := v.(float64); ok {
+			v = fmt.Sprintf("%.2f", f)
+		}
+		fmt.Fprintf(table, "  %-28s %14v %s\n", k, v, r.units[k])
+	}
+	out := map[string]any{"mode": r.Mode, "server": r.Server}
+	for k, v := range r.figures {
+		out[k] = v
+	}
+	line, _ := json.Marshal(out)
+	fmt.Fprintln(jsonOut, string(line))
+}
+
+// errAborted is returned when a signal cut a run short.
+var errAborted = errors.New("pushbench: interrupted")
