@@ -32,6 +32,7 @@ type setup struct {
 // confOpts is what varies between the configs the tests write.
 type confOpts struct {
 	debug  bool
+	admin  string // extra keys of the admin section
 	client string // extra keys of the client section
 	log    string // extra keys of the log section (syslog)
 	top    string // extra top-level keys
@@ -60,12 +61,12 @@ func (s *setup) write(o confOpts) {
 	s.t.Helper()
 	cfg := fmt.Sprintf(`module.exports = {
 	pidfile: '%s',
-	admin: { host: '127.0.0.1', port: %d },
+	admin: { host: '127.0.0.1', port: %d, %s },
 	client: { host: '127.0.0.1', port: %d, %s },
 	log: { debug: %t, %s },
 	%s
 }
-`, s.pidfile, s.adminPort, s.clientPort, o.client, o.debug, o.log, o.top)
+`, s.pidfile, s.adminPort, o.admin, s.clientPort, o.client, o.debug, o.log, o.top)
 	// Write then rename: a SIGHUP never reads half a file.
 	tmp := s.conf + ".tmp"
 	if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
