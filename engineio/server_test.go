@@ -63,6 +63,9 @@ func (rs *recSession) OnMessage(data []byte, binary bool) {
 	if n > 0 {
 		panic("OnMessage after OnClose")
 	}
+	if string(data) == "panic!" {
+		panic("test handler panics")
+	}
 	if !rs.r.quiet {
 		rs.s.Send(Message{Data: bytes.Clone(data), Binary: binary})
 	}
@@ -804,5 +807,51 @@ func TestSessionIDs(t *testing.T) {
 			t.Fatalf("id %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestHandlerPanicEndsSession(t *testing.T) {
+	ts := startServer(t, slowPing(testOptions()))
+	c := dialWS(t, ts, "EIO=4&transport=websocket")
+	open, _, _ := c.read()
+	sid := parseOpen(t, open).SID
+	c.send(ws.OpText, "4panic!")
+	if r := <-ts.rec.closes; r != sid+" transport error" {
+		t.Errorf("close = %q", r)
+	}
+	// The server still serves.
+	ts.handshakeV4()
+}
+
+func TestSharedDataUntouched(t *testing.T) {
+	ts := startServer(t, slowPing(testOptions()))
+	ts.rec.quiet = true
+	shared := []byte("shared é payload")
+	orig := bytes.Clone(shared)
+	c4 := dialWS(t, ts, "EIO=4&transport=websocket")
+	c4.read()
+	c3 := dialWS(t, ts, "EIO=3&transport=websocket")
+	c3.read()
+	r := ts.do("GET", "EIO=3&transport=polling", "", "")
+	sid3 := parseOpen(t, r.body[strings.IndexByte(r.body, ':')+1:]).SID
+	var sessions []*Session
+	for i := 0; i < 3; i++ {
+		sessions = append(sessions, <-ts.rec.opened)
+	}
+	for _, s := range sessions {
+		if err := s.Send(Message{Data: shared}, Message{Data: shared, Binary: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c4.expect("4" + string(orig))
+	c4.expect(string(orig))
+	c3.expect("4" + string(orig))
+	c3.expect("\x04" + string(orig))
+	g := ts.do("GET", "EIO=3&transport=polling&sid="+sid3, "", "")
+	if g.header.Get("Content-Type") != "application/octet-stream" {
+		t.Errorf("v3 polling with a binary message: %s", g.header.Get("Content-Type"))
+	}
+	if !bytes.Equal(shared, orig) {
+		t.Fatalf("Message.Data modified: %q", shared)
 	}
 }

@@ -199,6 +199,7 @@ func (s *Session) finishLocked(reason string, final byte) (fire bool) {
 		s.probe = nil
 	}
 	s.srv.remove(s)
+	s.srv.log.Debug("engineio: session closed", "sid", s.id, "transport", kindNames[s.kind], "protocol", s.proto, "reason", s.reason)
 	if final == ptNoop && s.kind != kindWebSocket && !s.polling {
 		// The client closed in a POST while its GET is still on the way
 		// (they race on separate connections): that GET gets the noop.
@@ -234,12 +235,19 @@ func (s *Session) afterFinish(fire bool) {
 // deliver hands one message to the handler, one at a time per session.
 func (s *Session) deliver(data []byte, binary bool) {
 	s.dmu.Lock()
+	// Deferred, so that a panicking handler does not leave dmu locked.
+	defer s.endDelivery()
 	s.mu.Lock()
 	closed := s.state == stateClosed
 	s.mu.Unlock()
 	if !closed {
 		s.h.OnMessage(data, binary)
 	}
+}
+
+// endDelivery releases dmu, or calls OnClose first if the session closed
+// during the delivery.
+func (s *Session) endDelivery() {
 	s.mu.Lock()
 	fire := s.state == stateClosed && !s.onCloseCalled
 	if fire {

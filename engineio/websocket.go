@@ -246,6 +246,15 @@ func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Sessi
 // readWS reads frames until the connection ends. While probing it runs
 // the upgrade; afterwards it feeds the session.
 func (s *Session) readWS(c *wsConn, src io.Reader, probing bool) {
+	defer func() {
+		// As net/http does for handlers: a panic (in a SessionHandler)
+		// ends this session, not the process.
+		if r := recover(); r != nil {
+			s.srv.log.Error("engineio: panic in websocket reader", "sid", s.id, "panic", r)
+			s.closeNow("transport error", ptClose)
+			c.conn.Close()
+		}
+	}()
 	opts := &s.srv.opts
 	br := bufio.NewReaderSize(src, wsReadBuffer)
 	var (
