@@ -4,10 +4,12 @@ package e2e
 // or an operator runs them, with the pidfile, the LSB status codes, signals and syslog.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -541,6 +543,8 @@ type syslogReceiver struct {
 	t    *testing.T
 	path string
 	msgs chan string
+	conn *net.UnixConn
+	done chan struct{} // closed when the reading goroutine ends
 }
 
 func newSyslogReceiver(t *testing.T) *syslogReceiver {
@@ -552,13 +556,18 @@ func newSyslogReceiver(t *testing.T) *syslogReceiver {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	r := &syslogReceiver{t: t, path: filepath.Join(dir, "log.sock"), msgs: make(chan string, 1000)}
+	r.listen()
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *syslogReceiver) listen() {
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: r.path, Net: "unixgram"})
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { conn.Close(); <-done })
-	go func() {
+	r.conn, r.done = conn, make(chan struct{})
+	go func(done chan struct{}) {
 		defer close(done)
 		buf := make([]byte, 64<<10)
 		for {
@@ -569,11 +578,22 @@ func newSyslogReceiver(t *testing.T) *syslogReceiver {
 			select {
 			case r.msgs <- string(buf[:n]):
 			default:
-				t.Errorf("syslog receiver: more than %d unread messages", cap(r.msgs))
+				r.t.Errorf("syslog receiver: more than %d unread messages", cap(r.msgs))
 			}
 		}
-	}()
-	return r
+	}(r.done)
+}
+
+func (r *syslogReceiver) close() {
+	r.conn.Close()
+	<-r.done
+	os.Remove(r.path)
+}
+
+// restart is syslogd restarting: a new socket at the same path.
+func (r *syslogReceiver) restart() {
+	r.close()
+	r.listen()
 }
 
 // syslogLine is one message as log/syslog sends it: "<PRI>TIMESTAMP [HOST ]TAG[PID]: MSG".
@@ -682,6 +702,10 @@ func TestDaemonSyslogAndSIGHUP(t *testing.T) {
 	}
 	wantPush(t, s, c, 3, "still serving after SIGHUP")
 
+	// syslogd restarts (log rotation, upgrade): after SIGHUP the messages reach the new one.
+	r.restart()
+	hup(false)
+
 	s.mustRun(0, "stop", "-c", s.conf)
 	stopped, all := r.next("pushinator stopped")
 	if stopped.pid != pid {
@@ -692,4 +716,50 @@ func TestDaemonSyslogAndSIGHUP(t *testing.T) {
 			t.Fatalf("a hash reached syslog: %q", m.text)
 		}
 	}
+}
+
+// TestDaemonSIGTERMFinishesAdminRequests: an admin request in flight when SIGTERM comes is
+// answered; meanwhile the admin port stops accepting new connections.
+func TestDaemonSIGTERMFinishesAdminRequests(t *testing.T) {
+	s := newSetup(t, confOpts{})
+	pid := s.start()
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.adminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	body := `{"userId":5,"hash":"late"}`
+	// Expect: 100-continue makes the server say when the handler starts reading the body:
+	// from then on the request is in flight.
+	fmt.Fprintf(conn, "POST /user/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("want 100 Continue, got %q %v", line, err)
+	}
+	br.ReadString('\n') // the blank line after 100 Continue
+
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitFor(t, 10*time.Second, "the admin port to stop accepting", func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.adminPort), time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	if !processAlive(pid) {
+		t.Fatal("the daemon exited with an admin request in flight")
+	}
+	io.WriteString(conn, body)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no answer: %v", err)
+	}
+	reply, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(reply), `"result":"OK"`) {
+		t.Fatalf("the request in flight got %d %s", resp.StatusCode, reply)
+	}
+	waitGone(t, pid, 10*time.Second)
+	s.noPIDFile()
 }
