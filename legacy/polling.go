@@ -1,0 +1,243 @@
+package legacy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// servePoll answers a polling GET: at once when packets are queued,
+// otherwise when one is queued, the socket closes, a newer poll takes its
+// place, or PollDuration passes (then with a noop). Everything queued goes
+// in one response.
+func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, k transportKind) {
+	j := "0"
+	if k == kindJSONP {
+		if v, ok := jsonpIndex(r.URL.Query().Get("i")); ok {
+			j = v
+		}
+	}
+	if s == nil {
+		srv.writePayload(w, r, k, j, [][]byte{rawNotHandshaken})
+		return
+	}
+	s.mu.Lock()
+	switch {
+	case s.state == stateHandshaken:
+		s.connectLocked(k, r.RemoteAddr)
+	case s.state != stateClosed && s.kind != k:
+		s.mu.Unlock()
+		srv.writePayload(w, r, k, j, [][]byte{rawNotHandshaken})
+		return
+	}
+	if s.state == stateClosed {
+		final := s.final
+		s.mu.Unlock()
+		srv.unlinger(s)
+		if final == nil {
+			final = rawNotHandshaken
+		}
+		srv.writePayload(w, r, k, j, [][]byte{final})
+		return
+	}
+	if s.state != stateClosing {
+		s.stopCloseLocked()
+	}
+	// One poll at a time: a newer one releases the older with a noop
+	// (a client that lost its poll's response polls again).
+	s.pollGen++
+	gen := s.pollGen
+	if s.pollWake != nil {
+		select {
+		case s.pollWake <- struct{}{}:
+		default:
+		}
+	}
+	wake := make(chan struct{}, 1)
+	s.pollWake = wake
+	var timeout <-chan time.Time
+	gone, expired := false, false
+	for len(s.queue) == 0 && s.state != stateClosed && s.pollGen == gen && !gone && !expired {
+		if timeout == nil {
+			t := time.NewTimer(srv.opts.PollDuration)
+			defer t.Stop()
+			timeout = t.C
+		}
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-timeout:
+			expired = true
+		case <-r.Context().Done():
+			gone = true
+		}
+		s.mu.Lock()
+	}
+	if s.pollWake == wake {
+		s.pollWake = nil
+	}
+	var (
+		pkts [][]byte
+		fire bool
+	)
+	switch {
+	case s.state == stateClosed:
+		pkts = [][]byte{s.final}
+		if s.final == nil {
+			pkts[0] = rawNotHandshaken
+		}
+	case s.pollGen != gen:
+		// Displaced: the newer poll owns the close timer.
+		s.mu.Unlock()
+		srv.writePayload(w, r, k, j, [][]byte{rawNoop})
+		return
+	case gone:
+		// The client went away mid-poll: like the 0.9 server, give it
+		// CloseTimeout to come back.
+		if s.state == stateConnected {
+			s.armCloseLocked(srv.opts.CloseTimeout)
+		}
+		s.mu.Unlock()
+		return
+	case len(s.queue) == 0:
+		pkts = [][]byte{rawNoop}
+	default:
+		pkts, s.queue = s.queue, nil
+		if s.state == stateClosing {
+			// `0::` is the last packet queued, and it goes now.
+			fire = s.finishLocked(s.reason, rawDisconnect)
+		}
+	}
+	if s.state == stateConnected {
+		s.armCloseLocked(srv.opts.CloseTimeout)
+	}
+	s.mu.Unlock()
+	s.afterFinish(fire)
+	if err := srv.writePayload(w, r, k, j, pkts); err != nil {
+		// The packets taken are lost: the socket cannot go on.
+		s.mu.Lock()
+		fire = s.finishLocked(reasonTransportError, nil)
+		s.mu.Unlock()
+		s.afterFinish(fire)
+	}
+}
+
+// writePayload writes packets as one polling response, framed when there
+// are several; JSONP wraps the payload in `io.j[N]("...");`.
+func (srv *Server) writePayload(w http.ResponseWriter, r *http.Request, k transportKind, j string, pkts [][]byte) error {
+	body := appendPayload(make([]byte, 0, 64), pkts)
+	ctype := "text/plain; charset=UTF-8"
+	if k == kindJSONP {
+		// encoding/json escapes <, >, &, U+2028 and U+2029: the string is
+		// safe inside a script.
+		q, _ := json.Marshal(string(body))
+		b := make([]byte, 0, len(q)+len(j)+10)
+		b = append(b, "io.j["...)
+		b = append(b, j...)
+		b = append(b, "]("...)
+		b = append(b, q...)
+		body = append(b, ");"...)
+		ctype = "text/javascript; charset=UTF-8"
+	} else {
+		srv.setCORS(w, r)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	if k == kindJSONP {
+		h.Set("X-XSS-Protection", "0")
+	}
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
+// errStop ends payload decoding once the socket is closed.
+var errStop = errors.New("legacy: socket closed while decoding")
+
+// servePost takes a polling POST: a payload of packets from the client
+// (JSONP: a form field d holding the payload as a JSON string).
+func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Socket, k transportKind) {
+	srv.setCORS(w, r)
+	if s == nil {
+		srv.writeText(w, http.StatusNotFound, "legacy: unknown session")
+		return
+	}
+	s.mu.Lock()
+	ok := (s.state == stateConnected || s.state == stateClosing) && s.kind == k
+	s.mu.Unlock()
+	if !ok {
+		srv.writeText(w, http.StatusNotFound, "legacy: unknown session")
+		return
+	}
+	max := srv.opts.MaxPayload
+	if r.ContentLength > max {
+		s.closeNow(reasonTransportError)
+		srv.writeText(w, http.StatusRequestEntityTooLarge, "legacy: payload too large")
+		return
+	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(srv.opts.WriteTimeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		s.closeNow(reasonTransportError)
+		srv.writeText(w, http.StatusBadRequest, "legacy: reading the body failed")
+		return
+	}
+	if int64(len(body)) > max {
+		s.closeNow(reasonTransportError)
+		srv.writeText(w, http.StatusRequestEntityTooLarge, "legacy: payload too large")
+		return
+	}
+	if k == kindJSONP {
+		body, err = decodeJSONPForm(body)
+		if err != nil {
+			s.parseError(err)
+			srv.writeText(w, http.StatusBadRequest, "legacy: bad JSONP form")
+			return
+		}
+	}
+	// One POST at a time per socket, so events keep the client's order.
+	s.pmu.Lock()
+	err = decodePayload(body, func(p []byte) error {
+		if !s.handlePacket(p) {
+			return errStop
+		}
+		return nil
+	})
+	s.pmu.Unlock()
+	if err != nil && !errors.Is(err, errStop) {
+		s.parseError(err)
+		srv.writeText(w, http.StatusBadRequest, "legacy: bad payload")
+		return
+	}
+	srv.writeText(w, http.StatusOK, "1")
+}
+
+// decodeJSONPForm takes the payload out of a JSONP POST: the 0.9 client
+// sends `d=<JSON string>` (stringified so browsers keep "\n" intact).
+func decodeJSONPForm(body []byte) ([]byte, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: jsonp form: %v", errPacket, err)
+	}
+	d, ok := vals["d"]
+	if !ok || len(d) == 0 {
+		return nil, fmt.Errorf("%w: jsonp form: no d field", errPacket)
+	}
+	var payload string
+	if err := json.Unmarshal([]byte(d[0]), &payload); err != nil {
+		return nil, fmt.Errorf("%w: jsonp form: d is not a JSON string: %v", errPacket, err)
+	}
+	return []byte(payload), nil
+}

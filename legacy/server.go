@@ -1,0 +1,453 @@
+package legacy
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Server. Zero durations and sizes take the defaults
+// named below (the product's configuration sets them explicitly).
+type Options struct {
+	Path             string        // "/socket.io/"; the server answers under Path+"1/"
+	Transports       []string      // ordered: "websocket", "xhr-polling", "jsonp-polling"; others are ignored
+	HeartbeatTimeout time.Duration // announced in the handshake (whole seconds); default 60s
+	CloseTimeout     time.Duration // announced in the handshake (whole seconds); default 60s
+	// HeartbeatInterval is how often a WebSocket client gets a heartbeat;
+	// default 25s, and never more than half of HeartbeatTimeout.
+	HeartbeatInterval time.Duration
+	// PollDuration is how long a poll waits before it is ended with a
+	// noop; default 20s, and never more than half of CloseTimeout (the
+	// client gives up on a poll after its close timeout).
+	PollDuration time.Duration
+	MaxPayload   int64         // largest POST body or WebSocket message; default 1e6
+	CORSOrigins  []string      // allowed Origin values; "*" allows any (echoed back, with credentials)
+	QueueLimit   int           // packets waiting per socket; beyond it the socket is closed; default 1024
+	WriteTimeout time.Duration // every network write has this deadline; default 10s
+	Logger       *slog.Logger  // default: discard
+}
+
+// Defaults, as the 0.9 server had them where it had them.
+const (
+	defaultHeartbeatTimeout  = 60 * time.Second
+	defaultCloseTimeout      = 60 * time.Second
+	defaultHeartbeatInterval = 25 * time.Second
+	defaultPollDuration      = 20 * time.Second
+	defaultMaxPayload        = 1_000_000
+	defaultQueueLimit        = 1024
+	defaultWriteTimeout      = 10 * time.Second
+	// handshakeTTL is how long a handshake waits for its transport (the
+	// 0.9 server collected unused handshakes after 30 s).
+	handshakeTTL = 30 * time.Second
+	// lingerTime keeps a socket the client closed reachable for its last
+	// poll, which races the POST that closed it.
+	lingerTime = time.Second
+	// wsReadBuffer is small: idle sockets are the common case.
+	wsReadBuffer    = 256
+	writeBufferSize = 4096
+)
+
+// Transport names, as in the handshake and the URLs.
+const (
+	TransportWebSocket = "websocket"
+	TransportXHR       = "xhr-polling"
+	TransportJSONP     = "jsonp-polling"
+)
+
+// Handler receives the sockets' life.
+type Handler interface {
+	// Connect is called when the socket's transport first connects; nil
+	// sends `1::`, an error refuses the socket (an "unauthorized" error
+	// packet, then `0::`).
+	Connect(s *Socket) error
+	// Event is an event from the client (a plain message arrives as the
+	// event "message" with the text as a JSON string); ack is nil unless
+	// the client asked for data in its acknowledgement.
+	Event(s *Socket, name string, args []json.RawMessage, ack func(args ...any) error)
+	// Disconnect is called exactly once per connected socket.
+	Disconnect(s *Socket, reason string)
+}
+
+// Stats counts connected sockets.
+type Stats struct {
+	Sockets   int // all connected sockets
+	WebSocket int // by transport
+	XHR       int
+	JSONP     int
+}
+
+// Server serves protocol 1; it is an http.Handler for Options.Path+"1/".
+type Server struct {
+	opts       Options
+	h          Handler
+	log        *slog.Logger
+	prefix     string // Path+"1/"
+	handshake  string // ":hb:close:transports" after the sid
+	transports [3]bool
+
+	mu        sync.Mutex
+	sockets   map[string]*Socket
+	lingering map[string]*Socket
+	closing   bool
+	drained   chan struct{}
+
+	byKind  [4]atomic.Int64
+	writers sync.Pool
+}
+
+// NewServer returns a Server handing sockets to h.
+func NewServer(opts Options, h Handler) *Server {
+	if opts.Path == "" {
+		opts.Path = "/socket.io/"
+	}
+	if !strings.HasSuffix(opts.Path, "/") {
+		opts.Path += "/"
+	}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = defaultHeartbeatTimeout
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = defaultCloseTimeout
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = defaultHeartbeatInterval
+	}
+	opts.HeartbeatInterval = min(opts.HeartbeatInterval, opts.HeartbeatTimeout/2)
+	if opts.PollDuration <= 0 {
+		opts.PollDuration = defaultPollDuration
+	}
+	opts.PollDuration = min(opts.PollDuration, opts.CloseTimeout/2)
+	if opts.MaxPayload <= 0 {
+		opts.MaxPayload = defaultMaxPayload
+	}
+	if opts.QueueLimit <= 0 {
+		opts.QueueLimit = defaultQueueLimit
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.Transports == nil {
+		opts.Transports = []string{TransportWebSocket, TransportXHR, TransportJSONP}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts: opts, h: h, log: log,
+		prefix:    opts.Path + "1/",
+		sockets:   make(map[string]*Socket),
+		lingering: make(map[string]*Socket),
+	}
+	var names []string
+	for _, t := range opts.Transports {
+		k := kindOf(t)
+		if k == kindNone || s.transports[k-1] {
+			continue
+		}
+		s.transports[k-1] = true
+		names = append(names, t)
+	}
+	s.handshake = ":" + seconds(opts.HeartbeatTimeout) + ":" + seconds(opts.CloseTimeout) + ":" + strings.Join(names, ",")
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
+	return s
+}
+
+// seconds rounds up to whole seconds, at least 1: the handshake's unit.
+func seconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
+}
+
+type transportKind uint8
+
+const (
+	kindNone transportKind = iota
+	kindWebSocket
+	kindXHR
+	kindJSONP
+)
+
+var kindNames = [...]string{"", TransportWebSocket, TransportXHR, TransportJSONP}
+
+func kindOf(name string) transportKind {
+	switch name {
+	case TransportWebSocket:
+		return kindWebSocket
+	case TransportXHR:
+		return kindXHR
+	case TransportJSONP:
+		return kindJSONP
+	}
+	return kindNone
+}
+
+func (srv *Server) enabled(k transportKind) bool { return k != kindNone && srv.transports[k-1] }
+
+// Stats counts the connected sockets by transport.
+func (srv *Server) Stats() Stats {
+	st := Stats{
+		WebSocket: int(srv.byKind[kindWebSocket].Load()),
+		XHR:       int(srv.byKind[kindXHR].Load()),
+		JSONP:     int(srv.byKind[kindJSONP].Load()),
+	}
+	st.Sockets = st.WebSocket + st.XHR + st.JSONP
+	return st
+}
+
+// Shutdown refuses new handshakes and disconnects every socket with `0::`
+// ("server shutting down"). It returns when all are gone; when ctx ends
+// first, the rest are closed at once and ctx's error is returned.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.closing = true
+	if srv.drained == nil {
+		srv.drained = make(chan struct{})
+		if len(srv.sockets) == 0 {
+			close(srv.drained)
+		}
+	}
+	drained := srv.drained
+	list := srv.listLocked()
+	srv.mu.Unlock()
+	for _, s := range list {
+		s.closeGraceful(reasonShutdown)
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		srv.mu.Lock()
+		list = srv.listLocked()
+		srv.mu.Unlock()
+		for _, s := range list {
+			s.closeNow(reasonShutdown)
+		}
+		return fmt.Errorf("legacy: shutdown: %d sockets did not take their disconnect packet: %w", len(list), ctx.Err())
+	}
+}
+
+func (srv *Server) listLocked() []*Socket {
+	list := make([]*Socket, 0, len(srv.sockets))
+	for _, s := range srv.sockets {
+		list = append(list, s)
+	}
+	return list
+}
+
+func (srv *Server) lookup(id string) *Socket {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if s := srv.sockets[id]; s != nil {
+		return s
+	}
+	return srv.lingering[id]
+}
+
+// remove drops a finished socket; called with s.mu held.
+func (srv *Server) remove(s *Socket, linger bool) {
+	srv.mu.Lock()
+	if srv.sockets[s.id] == s {
+		delete(srv.sockets, s.id)
+		if srv.closing && len(srv.sockets) == 0 && srv.drained != nil {
+			close(srv.drained)
+		}
+	}
+	if linger {
+		srv.lingering[s.id] = s
+	}
+	srv.mu.Unlock()
+	if linger {
+		time.AfterFunc(lingerTime, func() { srv.unlinger(s) })
+	}
+}
+
+func (srv *Server) unlinger(s *Socket) {
+	srv.mu.Lock()
+	if srv.lingering[s.id] == s {
+		delete(srv.lingering, s.id)
+	}
+	srv.mu.Unlock()
+}
+
+// newID returns 20 URL-safe characters from 15 random bytes, like the 0.9
+// server's ids.
+func newID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// originAllowed reports whether a browser page from origin may connect.
+func (srv *Server) originAllowed(origin string) bool {
+	for _, o := range srv.opts.CORSOrigins {
+		if o == "*" || o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// setCORS echoes an allowed Origin, with credentials (the 0.9 client sets
+// withCredentials on cross-domain requests).
+func (srv *Server) setCORS(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !srv.originAllowed(origin) {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+}
+
+// jsonpIndex keeps the digits of a JSONP index (at most 10), the only
+// characters that reach the script.
+func jsonpIndex(v string) (string, bool) {
+	if v == "" || len(v) > 10 {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return "", false
+		}
+	}
+	return v, true
+}
+
+// ServeHTTP answers requests under Options.Path+"1/":
+//
+//	1/                          handshake (GET or POST; ?jsonp=N for JSONP)
+//	1/<transport>/<sid>         transport requests
+//	1//<sid>/?disconnect=1      the client's synchronous disconnect
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, srv.prefix)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method == http.MethodOptions {
+		srv.setCORS(w, r)
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			w.Header().Set("Access-Control-Allow-Headers", rh)
+		}
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	q := r.URL.Query()
+	if rest == "" {
+		srv.serveHandshake(w, r, q.Get("jsonp"))
+		return
+	}
+	transport, sid, _ := strings.Cut(strings.TrimSuffix(rest, "/"), "/")
+	if sid == "" || strings.Contains(sid, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	if _, ok := q["disconnect"]; ok {
+		// Forced disconnection (the spec's endpoint; the 0.9 client sends
+		// it on page unload): always 200.
+		if s := srv.lookup(sid); s != nil {
+			s.closeNow(reasonClientDisconnect)
+		}
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	k := kindOf(transport)
+	if !srv.enabled(k) {
+		srv.setCORS(w, r)
+		srv.writeText(w, http.StatusNotFound, "legacy: transport "+strconv.Quote(transport)+" not enabled")
+		return
+	}
+	s := srv.lookup(sid)
+	switch k {
+	case kindWebSocket:
+		srv.serveWebSocket(w, r, s)
+	default:
+		switch r.Method {
+		case http.MethodGet:
+			srv.servePoll(w, r, s, k)
+		case http.MethodPost:
+			srv.servePost(w, r, s, k)
+		default:
+			srv.writeText(w, http.StatusMethodNotAllowed, "legacy: method not allowed")
+		}
+	}
+}
+
+// serveHandshake answers `sid:heartbeat:close:transports`.
+func (srv *Server) serveHandshake(w http.ResponseWriter, r *http.Request, jsonp string) {
+	j, isJSONP := jsonpIndex(jsonp)
+	fail := func(status int, msg string) {
+		if isJSONP {
+			// The 0.9 client's JSONP handshake takes an Error.
+			b, _ := json.Marshal(msg)
+			writeScript(w, srv.opts.WriteTimeout, "io.j["+j+"](new Error("+string(b)+"));")
+			return
+		}
+		srv.setCORS(w, r)
+		srv.writeText(w, status, msg)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		fail(http.StatusMethodNotAllowed, "handshake bad method")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !srv.originAllowed(origin) {
+		fail(http.StatusForbidden, "handshake bad origin")
+		return
+	}
+	s := &Socket{srv: srv, id: newID(), state: stateHandshaken}
+	srv.mu.Lock()
+	if srv.closing {
+		srv.mu.Unlock()
+		fail(http.StatusServiceUnavailable, "handshake error: server shutting down")
+		return
+	}
+	srv.sockets[s.id] = s
+	s.mu.Lock()
+	s.armCloseLocked(handshakeTTL)
+	s.mu.Unlock()
+	srv.mu.Unlock()
+
+	hs := s.id + srv.handshake
+	if isJSONP {
+		b, _ := json.Marshal(hs)
+		writeScript(w, srv.opts.WriteTimeout, "io.j["+j+"]("+string(b)+");")
+		return
+	}
+	srv.setCORS(w, r)
+	srv.writeText(w, http.StatusOK, hs)
+}
+
+func (srv *Server) writeText(w http.ResponseWriter, status int, body string) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(body))
+}
+
+func writeScript(w http.ResponseWriter, timeout time.Duration, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-XSS-Protection", "0")
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte(body))
+}

@@ -1,0 +1,499 @@
+package legacy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors returned by Socket.Send.
+var (
+	// ErrClosed means the socket is closed or closing.
+	ErrClosed = errors.New("legacy: socket closed")
+	// ErrSlowClient means the queue limit was reached; the socket is closed.
+	ErrSlowClient = errors.New("legacy: slow client: queue limit reached")
+)
+
+// Disconnect reasons given to Handler.Disconnect. The two deliberate ones
+// are the socket.io names the gateway already knows.
+const (
+	reasonClientDisconnect = "client namespace disconnect" // `0::` from the client, or ?disconnect
+	reasonServerDisconnect = "server namespace disconnect" // Socket.Disconnect
+	reasonTransportClose   = "transport close"
+	reasonTransportError   = "transport error"
+	reasonHeartbeatTimeout = "heartbeat timeout"
+	reasonCloseTimeout     = "close timeout"
+	reasonParseError       = "parse error"
+	reasonSlowClient       = "slow client"
+	reasonShutdown         = "server shutting down"
+)
+
+type socketState uint8
+
+const (
+	stateHandshaken socketState = iota // no transport yet
+	stateConnecting                    // Handler.Connect is running
+	stateConnected
+	stateClosing // `0::` is queued; waiting for it to be written
+	stateClosed
+)
+
+// Socket is one protocol-1 client, from its handshake on.
+type Socket struct {
+	srv    *Server
+	id     string
+	remote string // set before Connect, then constant
+
+	// hmu serializes handler calls: Connect, Event, Disconnect.
+	hmu sync.Mutex
+	// pmu serializes the packets of concurrent POSTs.
+	pmu sync.Mutex
+
+	mu         sync.Mutex
+	state      socketState
+	kind       transportKind // fixed by the first transport request
+	connected  bool          // Connect succeeded: Disconnect is owed
+	counted    bool          // counted in Server.byKind
+	inHandler  bool          // an Event call is running
+	owed       bool          // finished during an Event: its caller calls Disconnect
+	reason     string
+	queue      [][]byte
+	final      []byte        // what a poll of a finished socket gets
+	pollWake   chan struct{} // the waiting poll's wake-up, nil when none waits
+	pollGen    uint64        // bumped by each poll; an older poll that sees it changed ends
+	ws         *wsConn
+	flushing   bool // a WebSocket flusher goroutine runs
+	awaitingHB bool // a heartbeat is out; the client's answer is due
+	closeTimer *time.Timer
+	closeGen   uint64
+	hbTimer    *time.Timer
+	hbGen      uint64
+	data       any
+}
+
+// ID is the session id of the handshake.
+func (s *Socket) ID() string { return s.id }
+
+// RemoteAddr is the client's address, from the request that connected it.
+func (s *Socket) RemoteAddr() string { return s.remote }
+
+// Transport is "websocket", "xhr-polling" or "jsonp-polling".
+func (s *Socket) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return kindNames[s.kind]
+}
+
+// SetData attaches application data to the socket.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// Data is what SetData attached.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// Send queues p. It never blocks on the network. Beyond the queue limit
+// the socket is closed ("slow client"; Handler.Disconnect runs on another
+// goroutine, so a caller holding its own locks cannot deadlock) and
+// ErrSlowClient is returned.
+func (s *Socket) Send(p *Packet) error {
+	s.mu.Lock()
+	if s.state != stateConnected && s.state != stateConnecting {
+		s.mu.Unlock()
+		return fmt.Errorf("legacy: send: sid %q: %w", s.id, ErrClosed)
+	}
+	if !s.enqueueLocked(p.data) {
+		fire := s.finishLocked(reasonSlowClient, nil)
+		s.mu.Unlock()
+		if fire {
+			go s.fireDisconnect()
+		}
+		return fmt.Errorf("legacy: send: sid %q: %w", s.id, ErrSlowClient)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Disconnect sends `0::`, then closes the socket; Handler.Disconnect gets
+// "server namespace disconnect".
+func (s *Socket) Disconnect() { s.closeGraceful(reasonServerDisconnect) }
+
+// enqueueLocked appends a packet within the queue limit and makes the
+// transport write it; false when the limit is reached.
+func (s *Socket) enqueueLocked(b []byte) bool {
+	if len(s.queue) >= s.srv.opts.QueueLimit {
+		return false
+	}
+	s.queue = append(s.queue, b)
+	if s.state != stateConnecting {
+		s.kickLocked()
+	}
+	return true
+}
+
+// kickLocked makes the transport write the queue: it wakes the waiting
+// poll, or starts the WebSocket flusher.
+func (s *Socket) kickLocked() {
+	if s.kind == kindWebSocket {
+		if s.ws != nil && !s.flushing && len(s.queue) > 0 {
+			s.flushing = true
+			go s.flushWS(s.ws)
+		}
+		return
+	}
+	if s.pollWake != nil {
+		select {
+		case s.pollWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// closeGraceful queues `0::` behind what is queued; the socket finishes
+// when it is written, or after CloseTimeout.
+func (s *Socket) closeGraceful(reason string) {
+	s.mu.Lock()
+	switch s.state {
+	case stateConnected:
+	case stateHandshaken:
+		// Nobody to tell.
+		fire := s.finishLocked(reason, nil)
+		s.mu.Unlock()
+		s.afterFinish(fire)
+		return
+	default:
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosing
+	s.reason = reason
+	// Beyond the limit by one at most: the goodbye is worth it.
+	s.queue = append(s.queue, rawDisconnect)
+	s.armCloseLocked(s.srv.opts.CloseTimeout)
+	s.kickLocked()
+	s.mu.Unlock()
+}
+
+// closeNow finishes the socket at once; a waiting poll gets `0::`.
+func (s *Socket) closeNow(reason string) {
+	s.mu.Lock()
+	fire := s.finishLocked(reason, rawDisconnect)
+	s.mu.Unlock()
+	s.afterFinish(fire)
+}
+
+// finishLocked ends the socket: it leaves the server, its timers stop, its
+// WebSocket closes, a waiting poll is answered with final (nil: the error
+// packet of an unknown session). It reports whether the caller must call
+// Handler.Disconnect (through afterFinish or fireDisconnect) once s.mu
+// is released.
+func (s *Socket) finishLocked(reason string, final []byte) (fire bool) {
+	if s.state == stateClosed {
+		return false
+	}
+	if s.state != stateClosing || s.reason == "" {
+		s.reason = reason
+	}
+	s.state = stateClosed
+	s.final = final
+	s.queue = nil
+	s.closeGen++
+	if s.closeTimer != nil {
+		s.closeTimer.Stop()
+	}
+	s.hbGen++
+	if s.hbTimer != nil {
+		s.hbTimer.Stop()
+	}
+	if s.pollWake != nil {
+		select {
+		case s.pollWake <- struct{}{}:
+		default:
+		}
+	}
+	if s.ws != nil {
+		go s.ws.shutdown(s.srv.opts.WriteTimeout)
+		s.ws = nil
+	}
+	if s.counted {
+		s.counted = false
+		s.srv.byKind[s.kind].Add(-1)
+	}
+	// A socket the client closed keeps answering its racing poll.
+	s.srv.remove(s, final != nil && s.kind != kindWebSocket && s.pollWake == nil)
+	if !s.connected {
+		return false
+	}
+	if s.inHandler {
+		s.owed = true
+		return false
+	}
+	s.connected = false
+	return true
+}
+
+// afterFinish calls Handler.Disconnect if finishLocked said so.
+func (s *Socket) afterFinish(fire bool) {
+	if fire {
+		s.fireDisconnect()
+	}
+}
+
+func (s *Socket) fireDisconnect() {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.mu.Lock()
+	reason := s.reason
+	s.mu.Unlock()
+	s.srv.h.Disconnect(s, reason)
+}
+
+// armCloseLocked (re)starts the close timer: the handshake's wait for a
+// transport, the wait for the next poll, or the wait for `0::` to go out.
+func (s *Socket) armCloseLocked(d time.Duration) {
+	s.closeGen++
+	gen := s.closeGen
+	if s.closeTimer != nil {
+		s.closeTimer.Stop()
+	}
+	s.closeTimer = time.AfterFunc(d, func() { s.onCloseTimer(gen) })
+}
+
+func (s *Socket) stopCloseLocked() {
+	s.closeGen++
+	if s.closeTimer != nil {
+		s.closeTimer.Stop()
+	}
+}
+
+func (s *Socket) onCloseTimer(gen uint64) {
+	s.mu.Lock()
+	if gen != s.closeGen || s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	fire := s.finishLocked(reasonCloseTimeout, nil)
+	s.mu.Unlock()
+	s.afterFinish(fire)
+}
+
+// armHeartbeatLocked schedules the next WebSocket heartbeat.
+func (s *Socket) armHeartbeatLocked(d time.Duration) {
+	s.hbGen++
+	gen := s.hbGen
+	if s.hbTimer != nil {
+		s.hbTimer.Stop()
+	}
+	s.hbTimer = time.AfterFunc(d, func() { s.onHeartbeatTimer(gen) })
+}
+
+// onHeartbeatTimer sends a heartbeat, or, when the last one is still
+// unanswered, drops the client.
+func (s *Socket) onHeartbeatTimer(gen uint64) {
+	s.mu.Lock()
+	if gen != s.hbGen || s.state != stateConnected {
+		s.mu.Unlock()
+		return
+	}
+	var fire bool
+	switch {
+	case s.awaitingHB:
+		fire = s.finishLocked(reasonHeartbeatTimeout, nil)
+	case !s.enqueueLocked(rawHeartbeat):
+		fire = s.finishLocked(reasonSlowClient, nil)
+	default:
+		s.awaitingHB = true
+		s.armHeartbeatLocked(s.srv.opts.HeartbeatTimeout)
+	}
+	s.mu.Unlock()
+	s.afterFinish(fire)
+}
+
+// connect runs Handler.Connect when the first transport request arrives
+// (with s.mu held on entry and on return). It reports false when the socket
+// is refused or gone; the queue then holds what the client is told.
+func (s *Socket) connectLocked(kind transportKind, remote string) bool {
+	s.kind = kind
+	s.remote = remote
+	s.state = stateConnecting
+	s.stopCloseLocked()
+	// `1::` goes first, whatever Connect sends.
+	s.queue = append(s.queue, rawConnect)
+	s.mu.Unlock()
+
+	s.hmu.Lock()
+	err := s.srv.h.Connect(s)
+	s.mu.Lock()
+	if s.state != stateConnecting {
+		// Closed during Connect (a Send beyond the limit).
+		s.hmu.Unlock()
+		return false
+	}
+	if err != nil {
+		s.hmu.Unlock()
+		s.srv.log.Debug("legacy: connect refused", "sid", s.id, "remote", remote, "err", err)
+		s.state = stateClosing
+		s.reason = "refused"
+		s.queue = [][]byte{rawUnauthorized, rawDisconnect}
+		s.armCloseLocked(s.srv.opts.CloseTimeout)
+		return false
+	}
+	s.connected = true
+	s.counted = true
+	s.state = stateConnected
+	s.srv.byKind[kind].Add(1)
+	s.hmu.Unlock()
+	if kind == kindWebSocket {
+		s.armHeartbeatLocked(s.srv.opts.HeartbeatInterval)
+	}
+	return true
+}
+
+// deliver runs fn (an Event call) unless the socket is closed, one at a
+// time; a finish during fn is completed by Disconnect after it.
+func (s *Socket) deliver(fn func()) {
+	s.hmu.Lock()
+	s.mu.Lock()
+	if s.state == stateClosed || !s.connected {
+		s.mu.Unlock()
+		s.hmu.Unlock()
+		return
+	}
+	s.inHandler = true
+	s.mu.Unlock()
+	fn()
+	s.mu.Lock()
+	s.inHandler = false
+	owed := s.owed
+	s.owed = false
+	if owed {
+		s.connected = false
+	}
+	reason := s.reason
+	s.mu.Unlock()
+	if owed {
+		s.srv.h.Disconnect(s, reason)
+	}
+	s.hmu.Unlock()
+}
+
+// handlePacket acts on one packet from the client. It reports false when
+// the socket is closed.
+func (s *Socket) handlePacket(raw []byte) bool {
+	p, err := decodePacket(raw)
+	if err != nil {
+		s.parseError(err)
+		return false
+	}
+	if p.endpoint != "" {
+		// Only the main endpoint exists: a connect to another is refused
+		// with "unauthorized" (the client emits 'connect_failed' there).
+		if p.typ == ptConnect {
+			ep := p.endpoint
+			if i := strings.IndexByte(ep, '?'); i >= 0 {
+				ep = ep[:i]
+			}
+			s.sendControl([]byte("7::" + ep + ":" + reasonUnauthorized))
+		} else {
+			s.srv.log.Debug("legacy: packet for unknown endpoint dropped", "sid", s.id, "endpoint", p.endpoint, "type", string(p.typ))
+		}
+		return s.alive()
+	}
+	switch p.typ {
+	case ptDisconnect:
+		s.closeNow(reasonClientDisconnect)
+		return false
+	case ptHeartbeat:
+		s.mu.Lock()
+		if s.state == stateConnected && s.kind == kindWebSocket {
+			s.awaitingHB = false
+			s.armHeartbeatLocked(s.srv.opts.HeartbeatInterval)
+		}
+		s.mu.Unlock()
+	case ptMessage, ptJSON:
+		arg := p.data
+		if p.typ == ptMessage {
+			arg, _ = json.Marshal(string(p.data))
+		} else if !json.Valid(arg) {
+			s.parseError(fmt.Errorf("%w: json message: invalid JSON", errPacket))
+			return false
+		}
+		s.dispatch(p, "message", []json.RawMessage{arg})
+	case ptEvent:
+		ev, err := decodeEvent(p.data)
+		if err != nil {
+			s.parseError(err)
+			return false
+		}
+		if ev.Name == "disconnect" {
+			// Reserved, as the 0.9 server's blacklist had it: a client
+			// cannot fake its own disconnection.
+			break
+		}
+		s.dispatch(p, ev.Name, ev.Args)
+	}
+	// connect (to the main endpoint: already connected), ack (the server
+	// asks for none), error and noop carry nothing to act on.
+	return s.alive()
+}
+
+func (s *Socket) alive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != stateClosed
+}
+
+// dispatch calls Handler.Event with the ack the packet asks for: a plain
+// id is acknowledged at once (as the 0.9 server did), an id with '+' is
+// answered by the application.
+func (s *Socket) dispatch(p packet, name string, args []json.RawMessage) {
+	var ack func(args ...any) error
+	switch {
+	case p.id != "" && p.ackData:
+		var once sync.Once
+		ack = func(args ...any) error {
+			err := fmt.Errorf("legacy: ack %s: sid %q: already sent", p.id, s.id)
+			once.Do(func() {
+				b, e := appendAck(make([]byte, 0, 16), p.id, args)
+				if e != nil {
+					err = fmt.Errorf("legacy: ack %s: sid %q: %w", p.id, s.id, e)
+					return
+				}
+				err = s.Send(&Packet{data: b})
+			})
+			return err
+		}
+	case p.id != "":
+		s.sendControl([]byte("6:::" + p.id))
+	}
+	s.deliver(func() { s.srv.h.Event(s, name, args, ack) })
+}
+
+// sendControl queues a server-made packet (ack, error).
+func (s *Socket) sendControl(b []byte) {
+	s.mu.Lock()
+	if s.state != stateConnected {
+		s.mu.Unlock()
+		return
+	}
+	var fire bool
+	if !s.enqueueLocked(b) {
+		fire = s.finishLocked(reasonSlowClient, nil)
+	}
+	s.mu.Unlock()
+	s.afterFinish(fire)
+}
+
+func (s *Socket) parseError(err error) {
+	s.srv.log.Debug("legacy: closing socket after invalid packet", "sid", s.id, "err", err)
+	s.closeNow(reasonParseError)
+}
