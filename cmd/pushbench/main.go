@@ -57,6 +57,7 @@ type options struct {
 	settle   time.Duration // idle: wait before reading RSS
 	dialers  int           // connections being opened at once
 	child    bool          // a -procs worker: connect, prove, report, hold until stdin closes
+	tag      string        // the run's name in the JSON line (defaults to the mode)
 }
 
 func main() {
@@ -83,7 +84,46 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "idle: wait before reading the server's RSS")
 	flag.IntVar(&o.dialers, "dialers", 64, "connections being opened at once")
 	flag.BoolVar(&o.child, "child", false, "internal: an idle worker process started by -procs")
+	flag.StringVar(&o.tag, "tag", "", "name of this run in the JSON line (default: the mode)")
+	reportFile := flag.String("report", "", "print the side-by-side table of a file of JSON lines (- for stdin) and exit")
+	pushName := flag.String("report-a", "pushinator", "-report: the -name of the server under test")
+	nodeName := flag.String("report-b", "node", "-report: the -name of the reference server")
+	ports := flag.Int("freeports", 0, "print this many free loopback ports and exit")
+	figure := flag.String("figure", "", "with -report: print only this figure, SERVER/TAG/KEY (e.g. node/one2one/deliveries_per_s)")
 	flag.Parse()
+	if *ports > 0 {
+		if err := freePorts(*ports); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *reportFile != "" {
+		in := os.Stdin
+		if *reportFile != "-" {
+			f, err := os.Open(*reportFile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			in = f
+		}
+		var err error
+		if *figure != "" {
+			err = printFigure(in, os.Stdout, *figure)
+		} else {
+			err = report(in, os.Stdout, *pushName, *nodeName)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if o.tag == "" {
+		o.tag = o.mode
+	}
 	if o.base == 0 {
 		// Distinct ids per run: a server that still holds a previous run's sessions (closing
 		// them takes it a moment) must not count them in this one.
@@ -121,6 +161,7 @@ func main() {
 
 // result is one run's figures, in order.
 type result struct {
+	Tag     string
 	Mode    string
 	Server  string
 	keys    []string
@@ -129,7 +170,7 @@ type result struct {
 }
 
 func newResult(o options) *result {
-	return &result{Mode: o.mode, Server: o.name, figures: map[string]any{}, units: map[string]string{}}
+	return &result{Tag: o.tag, Mode: o.mode, Server: o.name, figures: map[string]any{}, units: map[string]string{}}
 }
 
 func (r *result) set(key string, v any, unit string) {
@@ -141,7 +182,7 @@ func (r *result) set(key string, v any, unit string) {
 }
 
 func (r *result) print(table, jsonOut io.Writer) {
-	fmt.Fprintf(table, "%s on %s\n", r.Mode, r.Server)
+	fmt.Fprintf(table, "%s (%s) on %s\n", r.Tag, r.Mode, r.Server)
 	for _, k := range r.keys {
 		v := r.figures[k]
 		if f, ok := v.(float64); ok {
@@ -149,7 +190,7 @@ func (r *result) print(table, jsonOut io.Writer) {
 		}
 		fmt.Fprintf(table, "  %-28s %14v %s\n", k, v, r.units[k])
 	}
-	out := map[string]any{"mode": r.Mode, "server": r.Server}
+	out := map[string]any{"tag": r.Tag, "mode": r.Mode, "server": r.Server}
 	for k, v := range r.figures {
 		out[k] = v
 	}

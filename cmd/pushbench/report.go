@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"strings"
+)
+
+// goal is one line of the side-by-side table: a figure of pushinator's run of a workload
+// against a figure of Node's run of the same (or, for batching, a comparable) workload.
+type goal struct {
+	label     string
+	tag       string // pushinator's run
+	key       string
+	nodeTag   string // Node's run ("" when Node has no equivalent)
+	nodeKey   string
+	unit      string
+	ratioMax  float64 // met when pushinator/Node ≤ ratioMax (0: no ratio goal)
+	ratioMin  float64 // met when pushinator/Node ≥ ratioMin (0: no such goal)
+	absMax    float64 // met when pushinator's figure ≤ absMax (0: no absolute goal)
+	atLeast   float64 // met when pushinator's figure ≥ atLeast (0: none)
+	goalLabel string
+}
+
+// goals are the targets, each measured side by side in one run.
+var goals = []goal{
+	{label: "idle WebSocket session memory", tag: "idle", key: "kib_per_connection", nodeTag: "idle", nodeKey: "kib_per_connection", unit: "KiB", absMax: 6, goalLabel: "≤ 6 KiB"},
+	{label: "idle sessions proven (push round trip)", tag: "idle", key: "connections", nodeTag: "idle", nodeKey: "connections", unit: "", atLeast: 19500, goalLabel: "19,500 (FULL=1)"},
+	{label: "1:1 deliveries/s (64 in flight)", tag: "one2one", key: "deliveries_per_s", nodeTag: "one2one", nodeKey: "deliveries_per_s", unit: "/s"},
+	{label: "1:1 server CPU per message", tag: "one2one", key: "server_us_per_request", nodeTag: "one2one", nodeKey: "server_us_per_request", unit: "µs", ratioMax: 1.0 / 4, goalLabel: "≤ 1/4"},
+	{label: "1:1 p99 (64 in flight, closed loop)", tag: "one2one", key: "p99_ms", nodeTag: "one2one", nodeKey: "p99_ms", unit: "ms"},
+	{label: "1:1 p99 at the same offered load", tag: "one2one-rate", key: "p99_ms", nodeTag: "one2one-rate", nodeKey: "p99_ms", unit: "ms", ratioMax: 1.0 / 2, goalLabel: "≤ 1/2"},
+	{label: "1:1 p50 at the same offered load", tag: "one2one-rate", key: "p50_ms", nodeTag: "one2one-rate", nodeKey: "p50_ms", unit: "ms"},
+	{label: "fan-out deliveries/s", tag: "fanout", key: "deliveries_per_s", nodeTag: "fanout", nodeKey: "deliveries_per_s", unit: "/s"},
+	{label: "fan-out server CPU per delivery", tag: "fanout", key: "server_us_per_delivery", nodeTag: "fanout", nodeKey: "server_us_per_delivery", unit: "µs", ratioMax: 1.0 / 6, goalLabel: "≤ 1/6"},
+	{label: "fan-out last receipt p50", tag: "fanout", key: "last_receipt_p50_ms", nodeTag: "fanout", nodeKey: "last_receipt_p50_ms", unit: "ms", ratioMax: 1.0 / 5, goalLabel: "≤ 1/5"},
+	{label: "batch (userIds) deliveries/s vs Node 1:1", tag: "batch", key: "deliveries_per_s", nodeTag: "one2one", nodeKey: "deliveries_per_s", unit: "/s", ratioMin: 5, goalLabel: "≥ 5×"},
+	{label: "broadcast deliveries/s vs Node fan-out", tag: "broadcast", key: "deliveries_per_s", nodeTag: "fanout", nodeKey: "deliveries_per_s", unit: "/s"},
+	{label: "broadcast server CPU per delivery", tag: "broadcast", key: "server_us_per_delivery", nodeTag: "fanout", nodeKey: "server_us_per_delivery", unit: "µs"},
+}
+
+// report reads the JSON lines of a comparison run (each with "tag" and "server") and prints
+// the side-by-side table: pushinator, Node, ratio, goal, met.
+func report(in io.Reader, out io.Writer, pushName, nodeName string) error {
+	runs, err := readRuns(in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-42s %14s %14s %8s  %-16s %s\n", "figure", pushName, nodeName, "ratio", "goal", "met")
+	fmt.Fprintln(out, strings.Repeat("-", 104))
+	for _, g := range goals {
+		p, okP := runs[pushName+"/"+g.tag][g.key]
+		if !okP {
+			continue
+		}
+		n, okN := runs[nodeName+"/"+g.nodeTag][g.nodeKey]
+		nodeCol, ratioCol, met := "—", "", ""
+		ratio := math.NaN()
+		if okN {
+			nodeCol = num(n) + " " + g.unit
+			if n != 0 {
+				ratio = p / n
+				ratioCol = fmt.Sprintf("%.3f", ratio)
+			}
+		}
+		switch {
+		case g.ratioMax > 0:
+			met = yesNo(!math.IsNaN(ratio) && ratio <= g.ratioMax)
+		case g.ratioMin > 0:
+			met = yesNo(!math.IsNaN(ratio) && ratio >= g.ratioMin)
+		case g.absMax > 0:
+			met = yesNo(p <= g.absMax)
+		case g.atLeast > 0:
+			met = yesNo(p >= g.atLeast)
+		}
+		fmt.Fprintf(out, "%-42s %14s %14s %8s  %-16s %s\n", g.label, num(p)+" "+g.unit, nodeCol, ratioCol, g.goalLabel, met)
+	}
+	return nil
+}
+
+// printFigure prints one figure, "SERVER/TAG/KEY", of a file of JSON lines.
+func printFigure(in io.Reader, out io.Writer, which string) error {
+	runs, err := readRuns(in)
+	if err != nil {
+		return err
+	}
+	i := strings.LastIndexByte(which, '/')
+	if i < 0 {
+		return fmt.Errorf("pushbench: -figure %q: want SERVER/TAG/KEY", which)
+	}
+	v, ok := runs[which[:i]][which[i+1:]]
+	if !ok {
+		return fmt.Errorf("pushbench: -figure %q: no such figure", which)
+	}
+	fmt.Fprintln(out, v)
+	return nil
+}
+
+// readRuns reads JSON lines into "server/tag" → figure name → value; other lines are skipped.
+func readRuns(in io.Reader) (map[string]map[string]float64, error) {
+	runs := map[string]map[string]float64{}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return nil, fmt.Errorf("pushbench: report: %w in %q", err, line)
+		}
+		server, _ := m["server"].(string)
+		tag, _ := m["tag"].(string)
+		figs := map[string]float64{}
+		for k, v := range m {
+			if f, ok := v.(float64); ok {
+				figs[k] = f
+			}
+		}
+		runs[server+"/"+tag] = figs
+	}
+	return runs, sc.Err()
+}
+
+func num(f float64) string {
+	switch {
+	case f >= 1000:
+		return fmt.Sprintf("%.0f", f)
+	case f >= 10:
+		return fmt.Sprintf("%.1f", f)
+	default:
+		return fmt.Sprintf("%.2f", f)
+	}
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
+
+// freePorts prints n loopback TCP ports that were free a moment ago (all held at once, so
+// they are distinct).
+func freePorts(n int) error {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("pushbench: finding a free port: %w", err)
+		}
+		lns = append(lns, ln)
+		fmt.Fprintln(os.Stdout, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return nil
+}
