@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +120,10 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	if opts.Path == "" {
 		opts.Path = "/engine.io/"
+	}
+	if !strings.HasSuffix(opts.Path, "/") {
+		// As the official server does: clients always add the slash.
+		opts.Path += "/"
 	}
 	log := opts.Logger
 	if log == nil {

@@ -855,3 +855,39 @@ func TestSharedDataUntouched(t *testing.T) {
 		t.Fatalf("Message.Data modified: %q", shared)
 	}
 }
+
+// TestWriteDeadlineClosesSlowClient: a WebSocket client that stops reading
+// is disconnected when a write misses WriteTimeout.
+func TestWriteDeadlineClosesSlowClient(t *testing.T) {
+	o := slowPing(testOptions())
+	o.WriteTimeout = 200 * time.Millisecond
+	o.QueueLimit = 100000
+	ts := startServer(t, o)
+	c := dialWS(t, ts, "EIO=4&transport=websocket")
+	c.read()
+	s := <-ts.rec.opened
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; ; i++ {
+		if err := s.Send(Message{Data: big}); err != nil {
+			break // closed
+		}
+		select {
+		case r := <-ts.rec.closes:
+			if r != s.ID()+" slow client" {
+				t.Fatalf("close = %q", r)
+			}
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still open after %d MiB unread", i/16)
+		}
+		if i%64 == 63 {
+			time.Sleep(10 * time.Millisecond) // let the flusher hit the full socket
+		}
+	}
+	if r := <-ts.rec.closes; r != s.ID()+" slow client" {
+		t.Fatalf("close = %q", r)
+	}
+}
