@@ -129,13 +129,14 @@ func waitExit(p *os.Process, pid int, timeout time.Duration) bool {
 }
 
 // exited: the pidfd says it is gone, or it is a zombie nobody reaped yet (when the caller
-// is its parent, as in tests).
+// is its parent, as in tests, or init does not reap) whose threads have all gone, so its
+// ports are free for the start of a restart.
 func exited(p *os.Process, pid int) bool {
 	if err := p.Signal(syscall.Signal(0)); err != nil {
 		return true
 	}
 	state, ok := procState(pid)
-	return !ok || state == 'Z' || state == 'X'
+	return !ok || (state == 'Z' || state == 'X') && !dying(pid)
 }
 
 func removeStale(pidfile string) error {

@@ -8,10 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // alive reports whether pid is a process that has not exited: kill(pid, 0) finds it (EPERM
-// means it exists but belongs to another user) and it is not a zombie waiting to be reaped.
+// means it exists but belongs to another user) and it has not finished dying (see dying).
+// A process that is dying gets up to dyingWait to finish, so that a start right after
+// kill -9 finds its ports free rather than saying "already running".
 func alive(pid int) bool {
 	if pid <= 0 {
 		return false
@@ -24,12 +27,53 @@ func alive(pid int) bool {
 		// No /proc entry: it exited between the two looks.
 		return false
 	}
-	return state != 'Z' && state != 'X'
+	if state != 'Z' && state != 'X' {
+		return true
+	}
+	deadline := time.Now().Add(dyingWait)
+	for dying(pid) {
+		if time.Now().After(deadline) {
+			return true
+		}
+		time.Sleep(pollInterval)
+	}
+	return false
+}
+
+// dyingWait bounds how long alive waits for the last threads of a dying process: the kernel
+// tears them down in milliseconds.
+const dyingWait = time.Second
+
+// dying reports whether pid, whose main thread has exited (a zombie waiting to be reaped),
+// still has other threads on their way out. A multi-threaded program killed by a signal
+// (a Go program after kill -9) shows its main thread as a zombie while the other threads
+// still hold its files: its listening sockets are only closed when the last thread is gone.
+// Saying "not running" before that would let start fail on "address already in use".
+func dying(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	self := strconv.Itoa(pid)
+	for _, t := range tasks {
+		if t.Name() == self {
+			continue
+		}
+		if state, ok := statState(dir + "/" + t.Name() + "/stat"); ok && state != 'Z' && state != 'X' {
+			return true
+		}
+	}
+	return false
 }
 
 // procState returns the state letter from /proc/PID/stat ("pid (comm) S ...").
 func procState(pid int) (byte, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return statState("/proc/" + strconv.Itoa(pid) + "/stat")
+}
+
+func statState(path string) (byte, bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, false
 	}
