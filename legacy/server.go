@@ -220,7 +220,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	list := srv.listLocked()
 	srv.mu.Unlock()
 	for _, s := range list {
-		s.closeGraceful(reasonShutdown)
+		s.shutdown()
 	}
 	select {
 	case <-drained:

@@ -183,6 +183,21 @@ func (s *Socket) closeGraceful(reason string) {
 	s.mu.Unlock()
 }
 
+// shutdown tells the client the server is going away: `0::` on its
+// WebSocket or waiting poll. A polling client between two polls is not
+// waited for (its next poll finds no server), nor is a handshake.
+func (s *Socket) shutdown() {
+	s.mu.Lock()
+	if s.state == stateHandshaken || (s.state == stateConnected && s.kind != kindWebSocket && s.pollWake == nil) {
+		fire := s.finishLocked(reasonShutdown, rawDisconnect)
+		s.mu.Unlock()
+		s.afterFinish(fire)
+		return
+	}
+	s.mu.Unlock()
+	s.closeGraceful(reasonShutdown)
+}
+
 // closeNow finishes the socket at once; a waiting poll gets `0::`.
 func (s *Socket) closeNow(reason string) {
 	s.mu.Lock()
