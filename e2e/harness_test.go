@@ -352,3 +352,16 @@ func (s *server) waitSessions(n int) {
 		return st.Sessions == n
 	})
 }
+
+// getJSON GETs an admin path and decodes the reply.
+func (s *server) getJSON(path string) (int, map[string]any) {
+	s.t.Helper()
+	resp, err := http.Get(s.adminURL + path)
+	if err != nil {
+		s.t.Fatalf("admin %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
