@@ -321,13 +321,14 @@ func (s *server) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var errs []error
-	// The client server stops accepting at once and waits for requests in flight, which are
-	// long-polls until the engine closes their sessions: both run together.
-	clientDone := make(chan error, 1)
-	go func() { clientDone <- s.clientSrv.Shutdown(ctx) }()
+	// Clients first: the engine refuses new sessions and sends each session its close
+	// packet. The client port keeps serving meanwhile: a polling client between two polls
+	// needs one more GET to receive it, and a closed listener would turn its clean close
+	// into a "transport error".
 	// A live client takes its close packet at once (a WebSocket, or a polling client, which
-	// always has a GET waiting); a session still open after clientsCloseTimeout belongs to a
-	// client that vanished without a word. Nobody is left to tell: that is no failure.
+	// comes back within milliseconds); a session still open after clientsCloseTimeout
+	// belongs to a client that vanished without a word. Nobody is left to tell: that is no
+	// failure.
 	engineCtx, engineCancel := context.WithTimeout(ctx, clientsCloseTimeout)
 	defer engineCancel()
 	if err := s.engine.Shutdown(engineCtx); err != nil {
@@ -337,7 +338,7 @@ func (s *server) shutdown() error {
 			errs = append(errs, fmt.Errorf("closing clients: %w", err))
 		}
 	}
-	if err := <-clientDone; err != nil {
+	if err := s.clientSrv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("client port: %w", err))
 	}
 	if err := s.adminSrv.Shutdown(ctx); err != nil {
