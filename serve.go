@@ -18,6 +18,7 @@ import (
 	"github.com/pushinator/pushinator/daemon"
 	"github.com/pushinator/pushinator/engineio"
 	"github.com/pushinator/pushinator/gateway"
+	"github.com/pushinator/pushinator/limit"
 	"github.com/pushinator/pushinator/logging"
 	"github.com/pushinator/pushinator/push"
 	"github.com/pushinator/pushinator/socketio"
@@ -163,7 +164,7 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 	s.engine = engineio.NewServer(engineOptions(cfg, log), sio)
 
 	mux := http.NewServeMux()
-	mux.Handle(c.Path, s.engine)
+	mux.Handle(c.Path, limit.NewHandshakes(s.engine, cfg.Limits.HandshakesPerSecondPerIP))
 	s.clientSrv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -253,6 +254,7 @@ func (s *server) listen() error {
 		s.adminLn.Close()
 		return fmt.Errorf("client port: %w", err)
 	}
+	s.clientLn = limit.NewListener(s.clientLn, s.cfg.Limits.MaxConnections)
 	return nil
 }
 
