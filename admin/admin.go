@@ -35,16 +35,9 @@ type Service interface {
 
 // Connections counts open client connections; main fills it from the Engine.IO server.
 type Connections struct {
-	Total int
-	// ByTransportProtocol counts per transport ("websocket", "polling", "jsonp") and
-	// Engine.IO protocol version (3, 4).
-	ByTransportProtocol map[TransportProtocol]int
-}
-
-// TransportProtocol is one label pair of the connection counts.
-type TransportProtocol struct {
-	Transport string
-	Protocol  int
+	Total       int
+	ByTransport map[string]int // "websocket", "polling", "jsonp"
+	ByProtocol  map[int]int    // Engine.IO protocol version: 3, 4
 }
 
 // Options configure the handler.

@@ -113,7 +113,7 @@ func TestToken(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	srv, _ := newTestServer(t, Options{Connections: func() Connections {
-		return Connections{Total: 3, ByTransportProtocol: map[TransportProtocol]int{{"websocket", 4}: 2, {"polling", 3}: 1}}
+		return Connections{Total: 3, ByTransport: map[string]int{"websocket": 2, "polling": 1}, ByProtocol: map[int]int{3: 1, 4: 2}}
 	}})
 	call(t, srv, "POST", "/user/register", `{"userId":1,"hash":"h"}`)
 	resp, err := http.Get(srv.URL + "/metrics")
@@ -125,8 +125,9 @@ func TestMetrics(t *testing.T) {
 	text := string(data)
 	for _, want := range []string{
 		"# TYPE pushinator_connections gauge",
-		`pushinator_connections{transport="websocket",protocol="4"} 2`,
-		`pushinator_connections{transport="polling",protocol="3"} 1`,
+		`pushinator_connections{transport="websocket"} 2`,
+		`pushinator_connections{transport="polling"} 1`,
+		`pushinator_connections_by_protocol{protocol="3"} 1`,
 		"pushinator_users 1",
 		`pushinator_admin_requests_total{path="/user/register",code="200"} 1`,
 		"# TYPE pushinator_deliveries_total counter",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -25,7 +26,7 @@ func (h *Handler) register(_ *http.Request, body map[string]json.RawMessage) (ma
 	if err != nil {
 		return nil, err
 	}
-	hash, ok := hashField(body["hash"])
+	hash, ok := push.ParseHash(body["hash"])
 	if !ok {
 		return nil, errorf(http.StatusBadRequest, missing)
 	}
@@ -143,15 +144,15 @@ func (h *Handler) stats(*http.Request, map[string]json.RawMessage) (map[string]a
 		"auth":     map[string]any{"succeeded": st.AuthOK, "failed": st.AuthFailed},
 		"recovery": map[string]any{"recovered": st.Recovered, "notRecovered": st.NotRecovered, "resumable": st.Resumable},
 		"scope":    h.scope(),
+		"process":  processStats(),
 	}
 	if h.opts.Connections != nil {
 		c := h.opts.Connections()
-		byTransport, byProtocol := map[string]int{}, map[string]int{}
-		for k, n := range c.ByTransportProtocol {
-			byTransport[k.Transport] += n
-			byProtocol["EIO"+strconv.Itoa(k.Protocol)] += n
+		byProtocol := map[string]int{}
+		for v, n := range c.ByProtocol {
+			byProtocol["EIO"+strconv.Itoa(v)] = n
 		}
-		out["connections"] = map[string]any{"total": c.Total, "byTransport": byTransport, "byProtocol": byProtocol}
+		out["connections"] = map[string]any{"total": c.Total, "byTransport": c.ByTransport, "byProtocol": byProtocol}
 	}
 	return out, nil
 }
@@ -167,22 +168,6 @@ func userIDField(body map[string]json.RawMessage, missing string) (string, error
 		return "", errorf(http.StatusBadRequest, "userId: "+err.Error())
 	}
 	return id, nil
-}
-
-// hashField accepts a non-empty string, or a number written as JavaScript would, since the
-// original compared String(hash).
-func hashField(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 {
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, s != ""
-	}
-	if id, err := push.ParseUserID(raw); err == nil && raw[0] != '"' {
-		return id, true
-	}
-	return "", false
 }
 
 // messageField reads body.message: any JSON value but null, kept exactly as sent.
@@ -212,4 +197,16 @@ func eventField(body map[string]json.RawMessage) (string, error) {
 		return "", errorf(http.StatusBadRequest, "event "+strconv.Quote(ev)+" is reserved by socket.io")
 	}
 	return ev, nil
+}
+
+// processStats are the figures an operator (or a leak test) watches: goroutines and heap.
+func processStats() map[string]any {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return map[string]any{
+		"goroutines":     runtime.NumGoroutine(),
+		"heapInuseBytes": ms.HeapInuse,
+		"stackBytes":     ms.StackInuse,
+		"sysBytes":       ms.Sys,
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sort"
 	"strconv"
 	"time"
@@ -41,19 +42,13 @@ func (h *Handler) writeMetrics(w http.ResponseWriter, r *http.Request) {
 
 	if h.opts.Connections != nil {
 		c := h.opts.Connections()
-		p.family("pushinator_connections", "gauge", "Open client connections by transport and Engine.IO protocol version.")
-		keys := make([]TransportProtocol, 0, len(c.ByTransportProtocol))
-		for k := range c.ByTransportProtocol {
-			keys = append(keys, k)
+		p.family("pushinator_connections", "gauge", "Open client connections by transport.")
+		for _, t := range sortedKeys(c.ByTransport) {
+			p.sample("pushinator_connections", float64(c.ByTransport[t]), "transport", t)
 		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i].Transport != keys[j].Transport {
-				return keys[i].Transport < keys[j].Transport
-			}
-			return keys[i].Protocol < keys[j].Protocol
-		})
-		for _, k := range keys {
-			p.sample("pushinator_connections", float64(c.ByTransportProtocol[k]), "transport", k.Transport, "protocol", strconv.Itoa(k.Protocol))
+		p.family("pushinator_connections_by_protocol", "gauge", "Open client connections by Engine.IO protocol version.")
+		for _, v := range sortedKeys(c.ByProtocol) {
+			p.sample("pushinator_connections_by_protocol", float64(c.ByProtocol[v]), "protocol", strconv.Itoa(v))
 		}
 	}
 	p.family("pushinator_sessions", "gauge", "Authenticated client sessions.")
@@ -97,6 +92,12 @@ func (h *Handler) writeMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 		p.sample("pushinator_admin_requests_total", float64(reqs[k]), "path", path, "code", strconv.Itoa(k.status))
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	p.family("pushinator_goroutines", "gauge", "Goroutines in the server process.")
+	p.sample("pushinator_goroutines", float64(runtime.NumGoroutine()))
+	p.family("pushinator_heap_inuse_bytes", "gauge", "Bytes of heap in use.")
+	p.sample("pushinator_heap_inuse_bytes", float64(ms.HeapInuse))
 	p.family("pushinator_uptime_seconds", "gauge", "Seconds since the server started.")
 	p.sample("pushinator_uptime_seconds", time.Since(h.started).Seconds())
 
@@ -106,4 +107,13 @@ func (h *Handler) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		w.Write(p.Bytes())
 	}
+}
+
+func sortedKeys[K string | int, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
 }
