@@ -10,6 +10,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -113,6 +114,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "stop":
 		return stopDaemon(path, stdout, stderr)
 	case "restart":
+		// A config that would not start must not stop the running server: check first.
+		if _, err := loadForStart(path); err != nil {
+			fmt.Fprintf(stderr, "pushinator: restart: not stopping the running server: %v\n", err)
+			return exitError
+		}
 		if code := stopDaemon(path, stdout, stderr); code != exitOK {
 			return code
 		}
@@ -167,8 +173,8 @@ func startDaemon(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitError
 	}
-	if cfg.PIDFile == "" {
-		fmt.Fprintln(stderr, "pushinator: start: the config names no pidfile, so the daemon could not be stopped")
+	if _, err := loadForStart(path); err != nil {
+		fmt.Fprintf(stderr, "pushinator: start: %v\n", err)
 		return exitError
 	}
 	pid, err := daemon.Start(daemon.StartOptions{Args: []string{"-c", path}, PIDFile: cfg.PIDFile})
@@ -179,6 +185,27 @@ func startDaemon(path string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "pushinator started (pid %d)\n", pid)
 	return exitOK
+}
+
+// loadForStart loads the config and checks, before anything is stopped or spawned, what
+// would make the daemon fail: the config itself, its pidfile, the TLS files.
+func loadForStart(path string) (*config.Config, error) {
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.PIDFile == "":
+		return nil, errors.New("the config names no pidfile, so the daemon could not be stopped")
+	case !filepath.IsAbs(cfg.PIDFile):
+		// The daemon runs in "/", status and stop in the caller's directory: a relative
+		// pidfile would name different files.
+		return nil, fmt.Errorf("pidfile %q must be an absolute path", cfg.PIDFile)
+	}
+	if err := checkTLSFiles(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 func stopDaemon(path string, stdout, stderr io.Writer) int {

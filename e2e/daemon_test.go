@@ -788,3 +788,43 @@ func TestDaemonSIGTERMFinishesAdminRequests(t *testing.T) {
 	waitGone(t, pid, 10*time.Second)
 	s.noPIDFile()
 }
+
+// TestDaemonRestartWithBrokenConfig: restart checks the new config before it stops anything,
+// so a typo does not take the service down.
+func TestDaemonRestartWithBrokenConfig(t *testing.T) {
+	s := newSetup(t, confOpts{})
+	pid := s.start()
+	s.write(confOpts{top: "admin: { port: 'oops' },"})
+	_, errOut := s.mustRun(1, "restart", "-c", s.conf)
+	if !strings.Contains(errOut, "not stopping the running server") || !strings.Contains(errOut, s.conf+":") {
+		t.Fatalf("restart with a broken config said %q", errOut)
+	}
+	// (status needs the config, which names the pidfile: look at the process itself.)
+	if !processAlive(pid) || s.pid() != pid {
+		t.Fatal("restart with a broken config stopped the server")
+	}
+	resp, err := http.Get(s.adminURL + "/health")
+	if err != nil {
+		t.Fatalf("the server does not answer after a refused restart: %v", err)
+	}
+	resp.Body.Close()
+	s.write(confOpts{})
+	s.mustRun(0, "restart", "-c", s.conf)
+	if s.pid() == pid {
+		t.Fatal("restart with the repaired config did not restart")
+	}
+	s.mustRun(0, "stop", "-c", s.conf)
+}
+
+// TestDaemonRelativePIDFile: the daemon runs in "/", so a relative pidfile is refused before
+// anything starts rather than written where status and stop would not look.
+func TestDaemonRelativePIDFile(t *testing.T) {
+	s := newSetup(t, confOpts{top: "pidfile: 'pushinator.pid',"})
+	_, errOut := s.mustRun(1, "start", "-c", s.conf)
+	if !strings.Contains(errOut, `pidfile "pushinator.pid" must be an absolute path`) {
+		t.Fatalf("start with a relative pidfile said %q", errOut)
+	}
+	if pids := daemonsOf(s.conf); len(pids) != 0 {
+		t.Fatalf("processes left: %v", pids)
+	}
+}
