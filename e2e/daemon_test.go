@@ -727,6 +727,15 @@ func TestDaemonSyslogAndSIGHUP(t *testing.T) {
 	}
 	wantPush(t, s, c, 3, "still serving after SIGHUP")
 
+	// A config broken meanwhile: the reload is refused with the reason, the server runs on.
+	os.WriteFile(s.conf, []byte("module.exports = { log: { debug: 'maybe' } }"), 0o600)
+	syscall.Kill(pid, syscall.SIGHUP)
+	if m, _ := r.next("config not reloaded"); m.severity != 3 || !strings.Contains(m.text, s.conf+":1: log.debug") {
+		t.Fatalf("reload of a broken config logged %+v, want an error naming the file and key", m)
+	}
+	s.write(confOpts{debug: false, log: logSection})
+	wantPush(t, s, c, 3, "still serving after a refused reload")
+
 	// syslogd restarts (log rotation, upgrade): after SIGHUP the messages reach the new one.
 	r.restart()
 	hup(false)
