@@ -7,7 +7,7 @@
 #   FULL=1 scripts/bench-compare.sh     # 19,500 idle sessions, 200 fan-out sends
 #
 # Needs: go, node (20+) and npm (to install socket.io 4.8.4 for the reference, in a temp dir).
-# Knobs (environment): IDLE_N IDLE_PROCS USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS
+# Knobs (environment): IDLE_N IDLE_PROCS POLL_N USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS
 # BATCH BROADCAST_N ANCHOR (the reference's source dir) WORK (a scratch dir; kept if given).
 # Both servers listen on free 127.0.0.1 ports and are stopped on exit, whatever happens.
 set -euo pipefail
@@ -24,10 +24,11 @@ USERS=${USERS:-1000}          # 1:1 and batch: users, one connection each
 INFLIGHT=${INFLIGHT:-64}      # admin requests in flight (keep-alive)
 SIZE=${SIZE:-100}             # message bytes
 DURATION=${DURATION:-10s}     # measured time of the 1:1 and batch runs
-RATE=${RATE:-}                # offered 1:1 load for the p99 comparison; default 80% of Node's closed-loop rate
+RATE=${RATE:-}                # offered 1:1 load for the p99 comparison; default half of Node's closed-loop rate
 FANOUT_N=${FANOUT_N:-10000}   # sessions of the one fan-out user
 BATCH=${BATCH:-100}           # users per {"userIds":[...]} request
 BROADCAST_N=${BROADCAST_N:-10000}
+POLL_N=${POLL_N:-2000}        # idle long-polling sessions (each holds a pending GET)
 
 if [[ -n ${WORK:-} ]]; then
 	mkdir -p "$WORK"
@@ -43,15 +44,7 @@ PUSH_PID= NODE_PID=
 cleanup() {
 	local code=$?
 	trap - EXIT INT TERM
-	for pid in $PUSH_PID $NODE_PID; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in $PUSH_PID $NODE_PID; do
-		# Give each server 10 s to close its clients, then kill it.
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	if declare -F stop_servers >/dev/null; then stop_servers; fi
 	if [[ $KEEP_WORK == 0 && $code == 0 ]]; then
 		rm -rf "$WORK"
 	else
@@ -86,11 +79,30 @@ cat >"$WORK/pushinator.conf" <<EOF
 }
 EOF
 
-say "starting pushinator (admin $PA, client $PC) and Node (admin $NA, client $NC)"
-"$WORK/pushinator" -c "$WORK/pushinator.conf" >"$WORK/pushinator.log" 2>&1 &
-PUSH_PID=$!
-(cd "$WORK/anchor" && exec node server.js "$NA" "$NC") >"$WORK/node.log" 2>&1 &
-NODE_PID=$!
+# start_servers: a fresh pushinator and a fresh Node. Each idle-memory figure is taken on fresh
+# servers, so that neither reuses memory an earlier workload freed (Go and V8 keep freed heap
+# for a while, which would make a later RSS delta too small).
+start_servers() {
+	say "starting pushinator (admin $PA, client $PC) and Node (admin $NA, client $NC)"
+	"$WORK/pushinator" -c "$WORK/pushinator.conf" >>"$WORK/pushinator.log" 2>&1 &
+	PUSH_PID=$!
+	(cd "$WORK/anchor" && exec node server.js "$NA" "$NC") >>"$WORK/node.log" 2>&1 &
+	NODE_PID=$!
+	for p in "$PA $PUSH_PID" "$PC $PUSH_PID" "$NA $NODE_PID" "$NC $NODE_PID"; do wait_port $p; done
+}
+
+stop_servers() {
+	for pid in $PUSH_PID $NODE_PID; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in $PUSH_PID $NODE_PID; do
+		# Give each server 10 s to close its clients, then kill it.
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	PUSH_PID= NODE_PID=
+}
 
 wait_port() { # port pid
 	for _ in $(seq 100); do
@@ -101,7 +113,6 @@ wait_port() { # port pid
 	echo "port $1 never opened" >&2
 	return 1
 }
-for p in "$PA $PUSH_PID" "$PC $PUSH_PID" "$NA $NODE_PID" "$NC $NODE_PID"; do wait_port $p; done
 
 # bench SERVER TAG ARGS...: one pushbench run against pushinator or node; its JSON line goes
 # to the results, its table to the terminal.
@@ -119,15 +130,22 @@ bench() {
 		-inflight "$INFLIGHT" -size "$SIZE" "$@" | tee -a "$RESULTS"
 }
 
-# Idle memory first, on fresh servers, so neither reuses memory an earlier workload freed.
+start_servers
 for s in pushinator node; do
 	bench "$s" idle -mode idle -n "$IDLE_N" -procs "$IDLE_PROCS"
 done
+stop_servers
+start_servers
+for s in pushinator node; do
+	bench "$s" idle-polling -mode idle -transport polling -n "$POLL_N"
+done
+stop_servers
+start_servers
 for s in pushinator node; do
 	bench "$s" one2one -mode one2one -users "$USERS" -duration "$DURATION"
 done
 if [[ -z $RATE ]]; then
-	RATE=$("$BENCH" -report "$RESULTS" -figure node/one2one/deliveries_per_s | awk '{printf "%d", $1 * 0.8}')
+	RATE=$("$BENCH" -report "$RESULTS" -figure node/one2one/deliveries_per_s | awk '{printf "%d", $1 * 0.5}')
 fi
 for s in pushinator node; do
 	bench "$s" one2one-rate -mode one2one -users "$USERS" -duration "$DURATION" -rate "$RATE"

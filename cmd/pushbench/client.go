@@ -32,17 +32,45 @@ type receipt struct {
 	At   int64 // unix nanoseconds when the frame was read
 }
 
-// wsClient is one socket.io client (Engine.IO v4 over WebSocket) authenticated as a user. Its
-// reader goroutine is its only user after dial returns; it ends when the connection closes.
-type wsClient struct {
+// client is one socket.io client authenticated as a user, over either transport.
+type client struct {
 	user     int64
-	conn     net.Conn
-	r        *bufio.Reader
-	buf      []byte
 	received atomic.Int64
 	notify   chan struct{} // gets a token (cap 1) after each push: the round-trip proof waits on it
-	closed   chan struct{}
-	err      error // why the reader ended; read after closed is closed
+	closed   chan struct{} // closed when the client's goroutine has ended
+	err      error         // why it ended; read after closed is closed
+	stop     func()        // ends the connection; the goroutine then ends
+}
+
+func newClient(user int64) *client {
+	return &client{user: user, notify: make(chan struct{}, 1), closed: make(chan struct{})}
+}
+
+// pushed handles one socket.io packet that is an event: counts it, reports it, wakes a proof.
+func (c *client) pushed(p []byte, at int64, onPush func(*client, receipt)) {
+	c.received.Add(1)
+	if onPush != nil {
+		onPush(c, receipt{Seq: intField(p, `"s":`), Sent: intField(p, `"t":`), At: at})
+	}
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Close ends the client and waits for its goroutine.
+func (c *client) Close() {
+	c.stop()
+	<-c.closed
+}
+
+// wsClient is a client over WebSocket (Engine.IO v4). Its reader goroutine is its only user
+// after dial returns; it ends when the connection closes.
+type wsClient struct {
+	*client
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
 }
 
 // dialer opens client connections from several loopback source addresses, so that more than
@@ -53,17 +81,17 @@ type dialer struct {
 	next   atomic.Uint64
 }
 
-func newDialer(target string, nsrc int) *dialer {
+func newDialer(target string, nsrc, first int) *dialer {
 	d := &dialer{target: target}
-	for i := 1; i <= max(nsrc, 1); i++ {
-		d.srcs = append(d.srcs, &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i))})
+	for i := range max(nsrc, 1) {
+		d.srcs = append(d.srcs, &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(max(first, 1)+i))})
 	}
 	return d
 }
 
 // dial connects, does the Engine.IO and socket.io handshakes and emits auth; onPush is called
 // from the reader goroutine for every pushed event.
-func (d *dialer) dial(ctx context.Context, user int64, hash string, onPush func(*wsClient, receipt)) (*wsClient, error) {
+func (d *dialer) dial(ctx context.Context, user int64, hash string, onPush func(*client, receipt)) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	src := d.srcs[d.next.Add(1)%uint64(len(d.srcs))]
@@ -79,7 +107,8 @@ func (d *dialer) dial(ctx context.Context, user int64, hash string, onPush func(
 	if err != nil {
 		return nil, fmt.Errorf("pushbench: dial %s from %s: %w", d.target, src.IP, err)
 	}
-	c := &wsClient{user: user, conn: conn, closed: make(chan struct{}), notify: make(chan struct{}, 1)}
+	c := &wsClient{client: newClient(user), conn: conn}
+	c.stop = func() { conn.Close() }
 	if br != nil && br.Buffered() > 0 {
 		c.r = bufio.NewReaderSize(io.MultiReader(br, conn), readBufferSize)
 	} else {
@@ -88,7 +117,7 @@ func (d *dialer) dial(ctx context.Context, user int64, hash string, onPush func(
 		}
 		c.r = bufio.NewReaderSize(conn, readBufferSize)
 	}
-	fail := func(what string, err error) (*wsClient, error) {
+	fail := func(what string, err error) (*client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("pushbench: user %d: %s: %w", user, what, err)
 	}
@@ -122,7 +151,7 @@ func (d *dialer) dial(ctx context.Context, user int64, hash string, onPush func(
 	}
 	conn.SetDeadline(time.Time{})
 	go c.readLoop(onPush)
-	return c, nil
+	return c.client, nil
 }
 
 func errOr(err error, p []byte) error {
@@ -183,7 +212,7 @@ func (c *wsClient) writeFrame(f ws.Frame) error {
 }
 
 // readLoop answers Engine.IO pings and reports pushes until the connection ends.
-func (c *wsClient) readLoop(onPush func(*wsClient, receipt)) {
+func (c *wsClient) readLoop(onPush func(*client, receipt)) {
 	defer close(c.closed)
 	var deadlineSet time.Time
 	for {
@@ -207,15 +236,7 @@ func (c *wsClient) readLoop(onPush func(*wsClient, receipt)) {
 				return
 			}
 		case bytes.HasPrefix(p, []byte("42")):
-			at := time.Now().UnixNano()
-			c.received.Add(1)
-			if onPush != nil {
-				onPush(c, receipt{Seq: intField(p, `"s":`), Sent: intField(p, `"t":`), At: at})
-			}
-			select {
-			case c.notify <- struct{}{}:
-			default:
-			}
+			c.pushed(p, time.Now().UnixNano(), onPush)
 		case bytes.HasPrefix(p, []byte("41")), len(p) > 0 && p[0] == '1':
 			c.err = errors.New("disconnected by the server")
 			c.conn.Close()
@@ -244,9 +265,4 @@ func intField(p []byte, key string) int64 {
 		return -1
 	}
 	return n
-}
-
-func (c *wsClient) Close() {
-	c.conn.Close()
-	<-c.closed
 }

@@ -16,7 +16,8 @@
 //	broadcast  N users with one session each; POST /broadcast one at a time (pushinator only)
 //	batch      U users; one message to -batch users per request ({"userIds":[...]}, pushinator only)
 //
-// It prints a table on stderr and one JSON line on stdout. The open-files limit caps one process
+// Clients use WebSocket, or with -transport polling Engine.IO long-polling (for the memory of
+// idle polling sessions). It prints a table on stderr and one JSON line on stdout. The open-files limit caps one process
 // at about 20,000 connections: -procs runs idle's connections in several processes (this
 // binary re-executed), and -srcaddrs spreads them over 127.0.0.x source addresses.
 package main
@@ -35,29 +36,30 @@ import (
 )
 
 type options struct {
-	mode     string
-	admin    string // host:port of the admin API
-	client   string // host:port of the socket.io server
-	pid      int    // the server's pid, for CPU and RSS (0: not measured)
-	name     string // label of the server in the output
-	n        int    // connections (idle, fanout, broadcast)
-	users    int    // users (one2one, batch)
-	inflight int    // admin requests in flight
-	size     int    // message size, bytes
-	duration time.Duration
-	warmup   time.Duration
-	rate     float64 // one2one: offered sends per second (0: as fast as -inflight allows)
-	sends    int     // fanout, broadcast: messages sent one at a time
-	batch    int     // batch: users per request
-	procs    int     // idle: processes holding the connections
-	srcaddrs int     // loopback source addresses per process
-	srcFirst int     // first source address: 127.0.0.srcFirst
-	base     int64   // first user id
-	hash     string
-	settle   time.Duration // idle: wait before reading RSS
-	dialers  int           // connections being opened at once
-	child    bool          // a -procs worker: connect, prove, report, hold until stdin closes
-	tag      string        // the run's name in the JSON line (defaults to the mode)
+	mode      string
+	admin     string // host:port of the admin API
+	client    string // host:port of the socket.io server
+	pid       int    // the server's pid, for CPU and RSS (0: not measured)
+	name      string // label of the server in the output
+	n         int    // connections (idle, fanout, broadcast)
+	users     int    // users (one2one, batch)
+	inflight  int    // admin requests in flight
+	size      int    // message size, bytes
+	duration  time.Duration
+	warmup    time.Duration
+	rate      float64 // one2one: offered sends per second (0: as fast as -inflight allows)
+	sends     int     // fanout, broadcast: messages sent one at a time
+	batch     int     // batch: users per request
+	procs     int     // idle: processes holding the connections
+	srcaddrs  int     // loopback source addresses per process
+	srcFirst  int     // first source address: 127.0.0.srcFirst
+	base      int64   // first user id
+	hash      string
+	settle    time.Duration // idle: wait before reading RSS
+	dialers   int           // connections being opened at once
+	child     bool          // a -procs worker: connect, prove, report, hold until stdin closes
+	tag       string        // the run's name in the JSON line (defaults to the mode)
+	transport string        // "websocket" or "polling"
 }
 
 func main() {
@@ -84,6 +86,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "idle: wait before reading the server's RSS")
 	flag.IntVar(&o.dialers, "dialers", 64, "connections being opened at once")
 	flag.BoolVar(&o.child, "child", false, "internal: an idle worker process started by -procs")
+	flag.StringVar(&o.transport, "transport", "websocket", "clients' transport: websocket or polling (Engine.IO v4 long-polling)")
 	flag.StringVar(&o.tag, "tag", "", "name of this run in the JSON line (default: the mode)")
 	reportFile := flag.String("report", "", "print the side-by-side table of a file of JSON lines (- for stdin) and exit")
 	pushName := flag.String("report-a", "pushinator", "-report: the -name of the server under test")

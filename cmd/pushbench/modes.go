@@ -41,8 +41,7 @@ func runIdle(ctx context.Context, o options) (*result, error) {
 		}
 	}()
 	if procs == 1 {
-		d := newDialer(o.client, o.srcaddrs)
-		clients, err := connectAll(ctx, d, o, users, nil)
+		clients, err := connectAll(ctx, o, users, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -84,6 +83,7 @@ func runIdle(ctx context.Context, o options) (*result, error) {
 	}
 	r := newResult(o)
 	r.set("connections", o.n, "authenticated, each proven by a push round trip")
+	r.set("transport", o.transport, "")
 	r.set("connect_and_prove", ready.Seconds(), "s")
 	r.set("rss_before", float64(before.RSS)/(1<<20), "MiB")
 	r.set("rss_after", float64(after.RSS)/(1<<20), "MiB")
@@ -103,7 +103,7 @@ func startChild(ctx context.Context, o options, base int64, n, srcFirst int) (re
 		"-admin", o.admin, "-client", o.client, "-base", strconv.FormatInt(base, 10),
 		"-n", strconv.Itoa(n), "-hash", o.hash, "-inflight", strconv.Itoa(o.inflight),
 		"-srcaddrs", strconv.Itoa(o.srcaddrs), "-srcfirst", strconv.Itoa(srcFirst),
-		"-dialers", strconv.Itoa(o.dialers))
+		"-dialers", strconv.Itoa(o.dialers), "-transport", o.transport)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -153,11 +153,7 @@ func startChild(ctx context.Context, o options, base int64, n, srcFirst int) (re
 // stdin closes.
 func runChild(ctx context.Context, o options, stdin io.Reader, stdout io.Writer) error {
 	a := newAdminClient(o.admin, o.inflight)
-	d := newDialer(o.client, o.srcaddrs)
-	for i := range d.srcs {
-		d.srcs[i].IP[15] = byte(o.srcFirst + i)
-	}
-	clients, err := connectAll(ctx, d, o, userRange(o.base, o.n), nil)
+	clients, err := connectAll(ctx, o, userRange(o.base, o.n), nil)
 	if err != nil {
 		return err
 	}
@@ -200,13 +196,13 @@ func runSends(ctx context.Context, o options, batch int) (*result, error) {
 	var lat latencies
 	var measuring atomic.Bool
 	var received atomic.Int64
-	onPush := func(c *wsClient, rc receipt) {
+	onPush := func(c *client, rc receipt) {
 		if rc.Seq >= 0 && measuring.Load() {
 			received.Add(1)
 			lat.add(c.user, time.Duration(rc.At-rc.Sent))
 		}
 	}
-	clients, err := connectAll(ctx, newDialer(o.client, o.srcaddrs), o, users, onPush)
+	clients, err := connectAll(ctx, o, users, onPush)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +379,7 @@ func runFanout(ctx context.Context, o options, broadcast bool) (*result, error) 
 		seqs[i].done = make(chan struct{})
 	}
 	want := int64(o.n)
-	onPush := func(_ *wsClient, rc receipt) {
+	onPush := func(_ *client, rc receipt) {
 		if rc.Seq < 0 || rc.Seq >= int64(len(seqs)) {
 			return
 		}
@@ -398,7 +394,7 @@ func runFanout(ctx context.Context, o options, broadcast bool) (*result, error) 
 			close(s.done)
 		}
 	}
-	clients, err := connectAll(ctx, newDialer(o.client, o.srcaddrs), o, users, onPush)
+	clients, err := connectAll(ctx, o, users, onPush)
 	if err != nil {
 		return nil, err
 	}

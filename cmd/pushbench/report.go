@@ -31,6 +31,7 @@ type goal struct {
 var goals = []goal{
 	{label: "idle WebSocket session memory", tag: "idle", key: "kib_per_connection", nodeTag: "idle", nodeKey: "kib_per_connection", unit: "KiB", absMax: 6, goalLabel: "≤ 6 KiB"},
 	{label: "idle sessions proven (push round trip)", tag: "idle", key: "connections", nodeTag: "idle", nodeKey: "connections", unit: "", atLeast: 19500, goalLabel: "19,500 (FULL=1)"},
+	{label: "idle long-polling session memory", tag: "idle-polling", key: "kib_per_connection", nodeTag: "idle-polling", nodeKey: "kib_per_connection", unit: "KiB"},
 	{label: "1:1 deliveries/s (64 in flight)", tag: "one2one", key: "deliveries_per_s", nodeTag: "one2one", nodeKey: "deliveries_per_s", unit: "/s"},
 	{label: "1:1 server CPU per message", tag: "one2one", key: "server_us_per_request", nodeTag: "one2one", nodeKey: "server_us_per_request", unit: "µs", ratioMax: 1.0 / 4, goalLabel: "≤ 1/4"},
 	{label: "1:1 p99 (64 in flight, closed loop)", tag: "one2one", key: "p99_ms", nodeTag: "one2one", nodeKey: "p99_ms", unit: "ms"},

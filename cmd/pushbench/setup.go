@@ -47,11 +47,21 @@ func registerAll(ctx context.Context, a *adminClient, o options, users []int64) 
 	})
 }
 
-// connectAll opens one authenticated connection per entry of users (a user may repeat).
-func connectAll(ctx context.Context, d *dialer, o options, users []int64, onPush func(*wsClient, receipt)) ([]*wsClient, error) {
-	clients := make([]*wsClient, len(users))
+// connectAll opens one authenticated connection per entry of users (a user may repeat), over
+// o.transport, from o.srcaddrs source addresses starting at 127.0.0.(o.srcFirst).
+func connectAll(ctx context.Context, o options, users []int64, onPush func(*client, receipt)) ([]*client, error) {
+	d := newDialer(o.client, o.srcaddrs, o.srcFirst)
+	dial := d.dial
+	switch o.transport {
+	case "websocket":
+	case "polling":
+		dial = newPoller(o.client, d, len(users)+o.inflight).dial
+	default:
+		return nil, fmt.Errorf("pushbench: unknown -transport %q", o.transport)
+	}
+	clients := make([]*client, len(users))
 	err := parallel(ctx, len(users), o.dialers, func(ctx context.Context, i int) error {
-		c, err := d.dial(ctx, users[i], o.hash, onPush)
+		c, err := dial(ctx, users[i], o.hash, onPush)
 		clients[i] = c
 		return err
 	})
@@ -62,10 +72,10 @@ func connectAll(ctx context.Context, d *dialer, o options, users []int64, onPush
 	return clients, nil
 }
 
-func closeAll(clients []*wsClient) {
+func closeAll(clients []*client) {
 	for _, c := range clients {
 		if c != nil {
-			c.conn.Close()
+			c.stop()
 		}
 	}
 	for _, c := range clients {
@@ -79,7 +89,7 @@ func closeAll(clients []*wsClient) {
 // until the server has bound the session (the auth event has no reply to wait for on the
 // Node server), until this connection reads a push. Every connection must be its user's only
 // one.
-func proveEach(ctx context.Context, a *adminClient, o options, clients []*wsClient) error {
+func proveEach(ctx context.Context, a *adminClient, o options, clients []*client) error {
 	return parallel(ctx, len(clients), o.inflight, func(ctx context.Context, i int) error {
 		c := clients[i]
 		deadline := time.Now().Add(proofTimeout)
@@ -110,7 +120,7 @@ func proveEach(ctx context.Context, a *adminClient, o options, clients []*wsClie
 }
 
 // proveShared checks that all clients, sessions of one user, get one send.
-func proveShared(ctx context.Context, a *adminClient, clients []*wsClient, send func() error) error {
+func proveShared(ctx context.Context, a *adminClient, clients []*client, send func() error) error {
 	deadline := time.Now().Add(proofTimeout)
 	for time.Now().Before(deadline) {
 		before := make([]int64, len(clients))
