@@ -209,14 +209,11 @@ func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Socket, 
 	}
 	// One POST at a time per socket, so events keep the client's order.
 	s.pmu.Lock()
-	err = decodePayload(body, func(p []byte) error {
-		if !s.handlePacket(p) {
-			return errStop
-		}
-		return nil
-	})
+	err = decodePayload(body, s.handlePacket)
 	s.pmu.Unlock()
 	if err != nil && !errors.Is(err, errStop) {
+		// A packet or the framing was unreadable: the socket is closed
+		// (parseError is a no-op when handlePacket did it already).
 		s.parseError(err)
 		srv.writeText(w, http.StatusBadRequest, "legacy: bad payload")
 		return

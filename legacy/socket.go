@@ -401,13 +401,14 @@ func (s *Socket) deliver(fn func()) {
 	s.hmu.Unlock()
 }
 
-// handlePacket acts on one packet from the client. It reports false when
-// the socket is closed.
-func (s *Socket) handlePacket(raw []byte) bool {
+// handlePacket acts on one packet from the client. It returns errStop when
+// the socket is closed, and the decoding error (after closing the socket)
+// for a packet it cannot read.
+func (s *Socket) handlePacket(raw []byte) error {
 	p, err := decodePacket(raw)
 	if err != nil {
 		s.parseError(err)
-		return false
+		return err
 	}
 	if p.endpoint != "" {
 		// Only the main endpoint exists: a connect to another is refused
@@ -426,7 +427,7 @@ func (s *Socket) handlePacket(raw []byte) bool {
 	switch p.typ {
 	case ptDisconnect:
 		s.closeNow(reasonClientDisconnect)
-		return false
+		return errStop
 	case ptHeartbeat:
 		s.mu.Lock()
 		if s.state == stateConnected && s.kind == kindWebSocket {
@@ -439,15 +440,16 @@ func (s *Socket) handlePacket(raw []byte) bool {
 		if p.typ == ptMessage {
 			arg, _ = json.Marshal(string(p.data))
 		} else if !json.Valid(arg) {
-			s.parseError(fmt.Errorf("%w: json message: invalid JSON", errPacket))
-			return false
+			err := fmt.Errorf("%w: json message: invalid JSON", errPacket)
+			s.parseError(err)
+			return err
 		}
 		s.dispatch(p, "message", []json.RawMessage{arg})
 	case ptEvent:
 		ev, err := decodeEvent(p.data)
 		if err != nil {
 			s.parseError(err)
-			return false
+			return err
 		}
 		if ev.Name == "disconnect" {
 			// Reserved, as the 0.9 server's blacklist had it: a client
@@ -461,10 +463,14 @@ func (s *Socket) handlePacket(raw []byte) bool {
 	return s.alive()
 }
 
-func (s *Socket) alive() bool {
+// alive returns errStop once the socket is closed.
+func (s *Socket) alive() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state != stateClosed
+	if s.state == stateClosed {
+		return errStop
+	}
+	return nil
 }
 
 // dispatch calls Handler.Event with the ack the packet asks for: a plain
@@ -508,7 +514,14 @@ func (s *Socket) sendControl(b []byte) {
 	s.afterFinish(fire)
 }
 
+// parseError closes the socket after a packet it cannot read.
 func (s *Socket) parseError(err error) {
-	s.srv.log.Debug("legacy: closing socket after invalid packet", "sid", s.id, "err", err)
-	s.closeNow(reasonParseError)
+	s.mu.Lock()
+	fire := false
+	if s.state != stateClosed {
+		s.srv.log.Debug("legacy: closing socket after invalid packet", "sid", s.id, "err", err)
+		fire = s.finishLocked(reasonParseError, rawDisconnect)
+	}
+	s.mu.Unlock()
+	s.afterFinish(fire)
 }

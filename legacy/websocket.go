@@ -264,7 +264,7 @@ func (s *Socket) readWS(c *wsConn, src io.Reader) {
 			s.wsGone(c, reasonTransportError)
 			return
 		}
-		if !s.handlePacket(payload) {
+		if s.handlePacket(payload) != nil {
 			// Finishing the socket closes c (after a close frame).
 			return
 		}
