@@ -305,3 +305,22 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
 }
+
+// The client tries the transports in the order the handshake announces
+// them, which is the configured order.
+func TestClient09FollowsTransportOrder(t *testing.T) {
+	for _, order := range [][]string{
+		{TransportXHR, TransportWebSocket},
+		{TransportWebSocket, TransportXHR},
+	} {
+		t.Run(strings.Join(order, ","), func(t *testing.T) {
+			rec := newRecorder()
+			_, ts := startServer(t, Options{Transports: order}, rec)
+			out := runClient(t, ts.URL, "leave", "")
+			if v, _ := find(out, "connect"); v != order[0] {
+				t.Errorf("client connected over %v, want %s", v, order[0])
+			}
+			rec.waitFor(t, "connect "+order[0])
+		})
+	}
+}

@@ -1,11 +1,11 @@
 // Drives the real socket.io-client 0.9.16 against the server under test.
-// Usage: node client09.js <url> <scenario> <transport>
+// Usage: node client09.js <url> <scenario> [transport]
 // Prints one JSON line per observation on stdout; exits 0 when the scenario
 // completed, 1 (with a reason on stderr) otherwise.
 'use strict';
 const client = require('socket.io-client-v09');
 
-const [url, scenario, transport] = process.argv.slice(2);
+const [url, scenario, transport = ''] = process.argv.slice(2);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const fail = (msg) => { process.stderr.write(msg + '\n'); process.exit(1); };
 setTimeout(() => fail('scenario ' + scenario + ' timed out'), 15000).unref();
@@ -13,7 +13,9 @@ setTimeout(() => fail('scenario ' + scenario + ' timed out'), 15000).unref();
 // The transports option is lost in Node: the client's deep merge skips the
 // key '0' once it has seen `secure: false` ('0' == false). The global list
 // is what a Socket starts from, so set that.
-client.transports = [transport];
+// An empty transport keeps the client's defaults, so the server's order
+// decides.
+if (transport) client.transports = [transport];
 
 function connect() {
   return client.connect(url, {
