@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -153,4 +154,20 @@ func TestStatusWithoutConfig(t *testing.T) {
 	if code != 4 || !strings.Contains(errOut, missing) {
 		t.Fatalf("status with a missing config: exit %d, %q; want 4 naming the file", code, errOut)
 	}
+}
+
+// TestForegroundTakenPort: in the foreground too, a taken port is exit 1 with the reason.
+func TestForegroundTakenPort(t *testing.T) {
+	s := newSetup(t, confOpts{})
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.clientPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, errOut, code := s.run("-c", s.conf)
+	want := fmt.Sprintf("pushinator: client port: listen tcp 127.0.0.1:%d: bind: address already in use", s.clientPort)
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("foreground on a taken port: exit %d, %q; want 1 and %q", code, errOut, want)
+	}
+	s.noPIDFile()
 }

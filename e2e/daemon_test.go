@@ -837,3 +837,26 @@ func TestDaemonRelativePIDFile(t *testing.T) {
 		t.Fatalf("processes left: %v", pids)
 	}
 }
+
+// TestDaemonStopEscalates: a daemon that does not react to SIGTERM (here: stopped with
+// SIGSTOP) is killed after the bounded wait, and stop says so.
+func TestDaemonStopEscalates(t *testing.T) {
+	s := newSetup(t, confOpts{})
+	pid := s.start()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	start := time.Now()
+	out, _ := s.mustRun(0, "stop", "-c", s.conf)
+	took := time.Since(start)
+	t.Logf("stop took %v", took)
+	if want := fmt.Sprintf("pushinator (pid %d) ignored SIGTERM and was killed", pid); strings.TrimSpace(out) != want {
+		t.Fatalf("stop said %q, want %q", out, want)
+	}
+	if took < 14*time.Second || took > 25*time.Second {
+		t.Errorf("stop took %v, want the 15 s bound", took)
+	}
+	if processAlive(pid) {
+		t.Fatal("the daemon survived stop")
+	}
+	s.noPIDFile()
+	s.wantStatus(3, "pushinator is not running")
+}
