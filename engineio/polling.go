@@ -116,20 +116,24 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 
 // writePayload encodes packets for the session's protocol and transport.
 func (srv *Server) writePayload(w http.ResponseWriter, pkts []packet, proto uint8, kind transportKind, b64 bool, j string) error {
-	var body []byte
+	bp := srv.bodies.Get().(*[]byte)
+	defer srv.putBody(bp)
+	body := (*bp)[:0]
 	ctype := "text/plain; charset=UTF-8"
 	switch {
 	case kind == kindJSONP:
-		body = appendJSONP(nil, j, appendV3StringPayload(nil, pkts))
+		raw := appendV3StringPayload(nil, pkts)
+		body = appendJSONP(body, j, raw)
 		ctype = "text/javascript; charset=UTF-8"
 	case proto == 4:
-		body = appendV4Payload(nil, pkts)
+		body = appendV4Payload(body, pkts)
 	case !b64 && hasBinary(pkts):
-		body = appendV3BinaryPayload(nil, pkts)
+		body = appendV3BinaryPayload(body, pkts)
 		ctype = "application/octet-stream"
 	default:
-		body = appendV3StringPayload(nil, pkts)
+		body = appendV3StringPayload(body, pkts)
 	}
+	*bp = body
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -228,5 +232,14 @@ func (s *Session) decodePayload(body []byte, binary bool) error {
 		return decodeV3BinaryPayload(body, fn)
 	default:
 		return decodeV3StringPayload(body, fn)
+	}
+}
+
+// putBody recycles a response buffer unless it grew large: one big
+// payload must not pin its memory in the pool.
+func (srv *Server) putBody(bp *[]byte) {
+	if cap(*bp) <= maxPooledBody {
+		*bp = (*bp)[:0]
+		srv.bodies.Put(bp)
 	}
 }

@@ -56,6 +56,8 @@ const (
 	wsReadBuffer = 256
 	// writeBufferSize is the pooled buffer frames are written through.
 	writeBufferSize = 4096
+	// maxPooledBody is the largest polling response buffer kept for reuse.
+	maxPooledBody = 64 << 10
 )
 
 // Handler accepts new sessions.
@@ -99,6 +101,7 @@ type Server struct {
 	byProto [2]atomic.Int64 // [0] v3, [1] v4
 
 	writers sync.Pool // *bufio.Writer of writeBufferSize
+	bodies  sync.Pool // *[]byte: polling response bodies
 }
 
 // NewServer returns a Server that hands new sessions to h.
@@ -131,6 +134,7 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), sessions: make(map[string]*Session), lingering: make(map[string]*Session)}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
+	s.bodies.New = func() any { b := make([]byte, 0, writeBufferSize); return &b }
 	return s
 }
 

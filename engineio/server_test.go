@@ -891,3 +891,51 @@ func TestWriteDeadlineClosesSlowClient(t *testing.T) {
 		t.Fatalf("close = %q", r)
 	}
 }
+
+// TestConcurrentCloses races sends, server closes and client closes over
+// many sessions: every session gets exactly one OnClose and no OnMessage
+// after it (the recorder panics otherwise).
+func TestConcurrentCloses(t *testing.T) {
+	const n = 40
+	ts := startServer(t, slowPing(testOptions()))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		c := dialWS(t, ts, "EIO=4&transport=websocket")
+		c.read()
+		s := <-ts.rec.opened
+		wg.Add(3)
+		go func() { // the server sends
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				if s.Send(Message{Data: []byte("m")}) != nil {
+					return
+				}
+			}
+		}()
+		go func() { // the client sends, then closes (some of them)
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				if wsutil.WriteClientMessage(c.conn, ws.OpText, []byte("4x")) != nil {
+					return
+				}
+			}
+			if i%2 == 0 {
+				wsutil.WriteClientMessage(c.conn, ws.OpText, []byte("1"))
+			}
+		}()
+		go func() { // the server closes
+			defer wg.Done()
+			s.Close()
+		}()
+		go io.Copy(io.Discard, c.conn)
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		select {
+		case <-ts.rec.closes:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d sessions closed", i, n)
+		}
+	}
+	waitFor(t, "no sessions", func() bool { return ts.srv.Stats().Sessions == 0 })
+}
