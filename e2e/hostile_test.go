@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// TestHostileClients throws what an attacker (or a broken client) sends at the client port,
+// one kind at a time. After each: a legitimate client still gets its push, and the server's
+// goroutines and heap come back near where they were.
+func TestHostileClients(t *testing.T) {
+	requireNode(t)
+	s := startServer(t, "pingInterval: 1000, pingTimeout: 1000, authTimeout: 2000", "")
+	s.mustAdmin("/user/register", `{"userId":1,"hash":"legit"}`)
+	legit := startClient(t, "legit", clientSpec{URL: s.clientURL, Auth: []any{1, "legit"}, Ack: true, Opts: map[string]any{"transports": []string{"websocket"}}})
+	legit.waitEvent("auth-ack", 10*time.Second)
+	host := strings.TrimPrefix(s.clientURL, "http://")
+	base := s.clientURL + "/socket.io/"
+
+	_, st := s.getJSON("/stats")
+	proc := st["process"].(map[string]any)
+	goroutines0, heap0 := proc["goroutines"].(float64), proc["heapInuseBytes"].(float64)
+	pushes := 0
+	healthy := func(t *testing.T) {
+		t.Helper()
+		pushes++
+		want := fmt.Sprintf("still here %d", pushes)
+		s.mustAdmin("/user/send", fmt.Sprintf(`{"userId":1,"message":%q}`, want))
+		waitFor(t, 10*time.Second, "the legitimate client's push", func() bool {
+			m := legit.messages()
+			return len(m) > 0 && m[len(m)-1] == want
+		})
+		var g, h float64
+		waitFor(t, 20*time.Second, "goroutines and heap back near their baseline", func() bool {
+			_, st := s.getJSON("/stats")
+			p := st["process"].(map[string]any)
+			g, h = p["goroutines"].(float64), p["heapInuseBytes"].(float64)
+			return g <= goroutines0+5 && h <= heap0+32<<20
+		})
+		t.Logf("goroutines %v (baseline %v), heap %.1f MiB (baseline %.1f MiB)", g, goroutines0, h/(1<<20), heap0/(1<<20))
+	}
+	rawPost := func(url, contentType string, body []byte) int {
+		resp, err := http.Post(url, contentType, bytes.NewReader(body))
+		if err != nil {
+			return -1
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	rawGet := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return -1, err.Error()
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	// pollingSession opens a session and returns its URL.
+	pollingSession := func(t *testing.T, eio int) string {
+		t.Helper()
+		status, open := rawGet(fmt.Sprintf("%s?EIO=%d&transport=polling", base, eio))
+		i := strings.Index(open, `"sid":"`)
+		if status != 200 || i < 0 {
+			t.Fatalf("handshake: %d %q", status, open)
+		}
+		sid := open[i+7 : i+7+strings.Index(open[i+7:], `"`)]
+		return fmt.Sprintf("%s?EIO=%d&transport=polling&sid=%s", base, eio, sid)
+	}
+	dialWS := func(t *testing.T, query string) (net.Conn, io.ReadWriter) {
+		t.Helper()
+		conn, br, _, err := ws.Dial(context.Background(), "ws://"+host+"/socket.io/?"+query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rw io.ReadWriter = conn
+		if br != nil {
+			rw = struct {
+				io.Reader
+				io.Writer
+			}{io.MultiReader(br, conn), conn}
+		}
+		return conn, rw
+	}
+
+	t.Run("garbage bytes", func(t *testing.T) {
+		for i := 0; i < 50; i++ {
+			c, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			junk := make([]byte, 1+rand.IntN(4096))
+			for j := range junk {
+				junk[j] = byte(rand.IntN(256))
+			}
+			c.Write(junk)
+			// The server answers 400 and closes; junk without a line end waits for the
+			// header timeout, which "requests that never finish" checks.
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+		healthy(t)
+	})
+	t.Run("truncated and invalid packets over polling", func(t *testing.T) {
+		for _, body := range []string{"4", "42[", `42["auth"`, "4\x1e", "\x1e\x1e", "9", "b", "bAAA=", "40/nope", "451-[", "2probe", "6", "5",
+			"4\xff\xfe\xfd", `42["\xff\xfe"]`, "1", strings.Repeat("\x1e", 1000)} {
+			url := pollingSession(t, 4)
+			rawPost(url, "text/plain;charset=UTF-8", []byte(body))
+		}
+		healthy(t)
+	})
+	t.Run("absurd v3 length prefixes", func(t *testing.T) {
+		for _, body := range []string{"99999999999999999999:4x", "5:4", "1:", ":", "3:40\x00", "-1:4", "2:4x2:4", "\x00\x09\x09\xff4hello",
+			"\x01\x99\x99\x99\x99\x99\x99\x99\xff4", "\x00\xff4", "4:4é"} {
+			url := pollingSession(t, 3)
+			rawPost(url, "application/octet-stream", []byte(body))
+			rawPost(url, "text/plain", []byte(body))
+		}
+		healthy(t)
+	})
+	t.Run("binary attachment counts that lie", func(t *testing.T) {
+		for _, p := range []string{`451-["x",{"_placeholder":true,"num":0}]`, `4999999999-["x"]`, `452-["x",{"_placeholder":true,"num":7}]`, `45-1-["x"]`} {
+			conn, rw := dialWS(t, "EIO=4&transport=websocket")
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			wsutil.ReadServerText(rw)
+			wsutil.WriteClientText(conn, []byte("40"))
+			wsutil.ReadServerText(rw)
+			wsutil.WriteClientText(conn, []byte(p))
+			// The server drops the connection (or waits for attachments that never come, until
+			// the connection ends); either way it must not keep anything afterwards.
+			conn.Close()
+		}
+		healthy(t)
+	})
+	t.Run("invalid UTF-8 over WebSocket", func(t *testing.T) {
+		conn, rw := dialWS(t, "EIO=4&transport=websocket")
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		wsutil.ReadServerText(rw)
+		wsutil.WriteClientText(conn, []byte("4\xff\xfe"))
+		wsutil.WriteClientText(conn, []byte("40\xc3\x28"))
+		conn.Close()
+		healthy(t)
+	})
+	t.Run("thousands of bogus sids", func(t *testing.T) {
+		for i := 0; i < 2000; i++ {
+			sid := fmt.Sprintf("bogus%016x", rand.Uint64())
+			if status, _ := rawGet(base + "?EIO=4&transport=polling&sid=" + sid); status != 400 {
+				t.Fatalf("unknown sid: %d, want 400", status)
+			}
+		}
+		healthy(t)
+	})
+	t.Run("upgrade races", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			url := pollingSession(t, 4)
+			sid := url[strings.Index(url, "sid=")+4:]
+			var wg sync.WaitGroup
+			for j := 0; j < 2; j++ { // two upgrades of one session at once
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					conn, _, _, err := ws.Dial(context.Background(), "ws://"+host+"/socket.io/?EIO=4&transport=websocket&sid="+sid)
+					if err != nil {
+						return
+					}
+					conn.SetDeadline(time.Now().Add(2 * time.Second))
+					wsutil.WriteClientText(conn, []byte("2probe"))
+					wsutil.WriteClientText(conn, []byte("5"))
+					conn.Close()
+				}()
+			}
+			wg.Wait()
+			// And an upgrade of a session that is gone.
+			rawPost(url, "text/plain", []byte("1"))
+			if conn, _, _, err := ws.Dial(context.Background(), "ws://"+host+"/socket.io/?EIO=4&transport=websocket&sid="+sid); err == nil {
+				conn.Close()
+			}
+		}
+		healthy(t)
+	})
+	t.Run("ping floods", func(t *testing.T) {
+		for _, eio := range []int{3, 4} {
+			conn, rw := dialWS(t, fmt.Sprintf("EIO=%d&transport=websocket", eio))
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			wsutil.ReadServerText(rw)
+			go io.Copy(io.Discard, rw) // read whatever comes back
+			for i := 0; i < 10000; i++ {
+				if wsutil.WriteClientText(conn, []byte("2")) != nil {
+					break
+				}
+			}
+			conn.Close()
+		}
+		healthy(t)
+	})
+	t.Run("connect and disconnect storms", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for w := 0; w < 10; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					conn, _, _, err := ws.Dial(context.Background(), "ws://"+host+"/socket.io/?EIO=4&transport=websocket")
+					if err == nil {
+						wsutil.WriteClientText(conn, []byte("40"))
+						conn.Close()
+					}
+					rawGet(base + "?EIO=4&transport=polling")
+				}
+			}()
+		}
+		wg.Wait()
+		healthy(t)
+	})
+	t.Run("5 MB bodies", func(t *testing.T) {
+		big := bytes.Repeat([]byte("4"), 5<<20)
+		if status := rawPost(pollingSession(t, 4), "text/plain", big); status != 413 {
+			t.Errorf("5 MB polling POST: %d, want 413", status)
+		}
+		if status := rawPost(s.adminURL+"/user/send", "application/json", big); status != 413 {
+			t.Errorf("5 MB admin body: %d, want 413", status)
+		}
+		conn, rw := dialWS(t, "EIO=4&transport=websocket")
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		wsutil.ReadServerText(rw)
+		wsutil.WriteClientText(conn, big)
+		conn.Close()
+		healthy(t)
+	})
+	t.Run("requests that never finish", func(t *testing.T) {
+		var conns []net.Conn
+		for i := 0; i < 50; i++ {
+			c, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Write([]byte("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Slow: "))
+			conns = append(conns, c)
+		}
+		healthy(t) // served while they hang
+		// The header timeout closes them.
+		for _, c := range conns {
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			start := time.Now()
+			io.Copy(io.Discard, c)
+			if time.Since(start) > 25*time.Second {
+				t.Fatal("a request that never finished was never closed")
+			}
+			c.Close()
+		}
+		healthy(t)
+	})
+}
+
+// TestLimits: each optional limit refuses politely beyond its bound.
+func TestLimits(t *testing.T) {
+	requireNode(t)
+	s := startServer(t, "", "limits: { maxConnections: 3, maxSessionsPerUser: 1, handshakesPerSecondPerIP: 1000 },")
+	s.mustAdmin("/user/register", `{"userId":1,"hash":"h"}`)
+	first := startClient(t, "first", clientSpec{URL: s.clientURL, Auth: []any{1, "h"}, Ack: true, Opts: map[string]any{"transports": []string{"websocket"}}})
+	if ack := first.waitEvent("auth-ack", 10*time.Second); jsonString(ack["res"]) != `{"ok":true}` {
+		t.Fatalf("first session: %v", ack)
+	}
+	second := startClient(t, "second", clientSpec{URL: s.clientURL, Auth: []any{1, "h"}, Ack: true, Opts: map[string]any{"transports": []string{"websocket"}, "reconnection": false}})
+	if ack := second.waitEvent("auth-ack", 10*time.Second); jsonString(ack["res"]) != `{"error":"too many sessions for this user","ok":false}` {
+		t.Fatalf("second session of the user: %v", ack)
+	}
+	second.waitEvent("disconnect", 5*time.Second)
+
+	// maxConnections: 3 open; the 4th gets a 503.
+	host := strings.TrimPrefix(s.clientURL, "http://")
+	var held []net.Conn
+	for len(held) < 2 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	waitFor(t, 5*time.Second, "a 503 beyond the connection cap", func() bool {
+		resp, err := http.Get(s.clientURL + "/socket.io/?EIO=4&transport=polling")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 503
+	})
+	for _, c := range held {
+		c.Close()
+	}
+
+	// handshakesPerSecondPerIP
+	s2 := startServer(t, "", "limits: { handshakesPerSecondPerIP: 5 },")
+	refused := 0
+	for i := 0; i < 20; i++ {
+		resp, err := http.Get(s2.clientURL + "/socket.io/?EIO=4&transport=polling")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 429 {
+			refused++
+		}
+	}
+	if refused < 10 {
+		t.Fatalf("%d of 20 handshakes in a burst refused, want at least 10 with a limit of 5/s", refused)
+	}
+}
