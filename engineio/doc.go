@@ -20,4 +20,9 @@
 //   - An idle WebSocket session holds one reader goroutine and no write
 //     buffer; writes run in a goroutine that exists only while the queue
 //     is not empty.
+//
+// Close reasons given to SessionHandler.OnClose follow the official server:
+// "transport close" (the client closed), "transport error", "ping timeout",
+// "forced close" (Session.Close), "parse error", plus "slow client" (queue
+// limit or a missed write deadline) and "server shutting down".
 package engineio

@@ -939,3 +939,29 @@ func TestConcurrentCloses(t *testing.T) {
 	}
 	waitFor(t, "no sessions", func() bool { return ts.srv.Stats().Sessions == 0 })
 }
+
+func TestWebSocketFragmentsAndControlFrames(t *testing.T) {
+	ts := startServer(t, slowPing(testOptions()))
+	c := dialWS(t, ts, "EIO=4&transport=websocket")
+	c.read()
+	for _, f := range []ws.Frame{
+		ws.NewFrame(ws.OpText, false, []byte("4he")),
+		ws.NewPingFrame([]byte("p")), // control frames may come between fragments
+		ws.NewFrame(ws.OpContinuation, true, []byte("llo")),
+	} {
+		if err := ws.WriteFrame(c.conn, ws.MaskFrameInPlace(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := ws.ReadFrame(c.rw)
+	if err != nil || f.Header.OpCode != ws.OpPong || string(f.Payload) != "p" {
+		t.Fatalf("pong: %+v %q %v", f.Header, f.Payload, err)
+	}
+	c.expect("4hello")
+	// The close handshake: the server answers and the session ends.
+	ws.WriteFrame(c.conn, ws.MaskFrameInPlace(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	if r := <-ts.rec.closes; !strings.HasSuffix(r, " transport close") {
+		t.Errorf("close = %q", r)
+	}
+}
