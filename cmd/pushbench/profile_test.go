@@ -57,32 +57,8 @@ func TestServeProfiled(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cfg := config.Default()
-	cfg.Client.AuthTimeout = 0
-	d := cfg.Delivery
-	hub := push.NewHub(push.Options{BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL, RecoveryWindow: d.RecoveryWindow})
-	gw := gateway.New(hub, gateway.Options{Recovery: d.RecoveryWindow > 0})
-	sio := socketio.NewServer(socketio.Options{ConnectTimeout: socketio.DefaultConnectTimeout}, gw)
-	c := cfg.Client
-	eng := engineio.NewServer(engineio.Options{
-		Path: c.Path, PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, MaxPayload: c.MaxPayload,
-		AllowEIO3: c.AllowEIO3, CORSOrigins: c.CORSOrigins, QueueLimit: d.QueueSize, WriteTimeout: d.WriteTimeout,
-		WebSocket: true, Polling: true, JSONP: true, UpgradeToWebSocket: true,
-	}, sio)
-	mux := http.NewServeMux()
-	mux.Handle(c.Path, eng)
-	clientSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	adminSrv := &http.Server{Handler: admin.New(hub, admin.Options{MaxBodyBytes: cfg.Admin.MaxBodyBytes}), ReadHeaderTimeout: 10 * time.Second}
-	listen := func(port string) net.Listener {
-		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ln
-	}
-	aln, cln := listen(ports[0]), listen(ports[1])
-	go adminSrv.Serve(aln)
-	go clientSrv.Serve(cln)
+	srv := startServer(t, ports[0], ports[1])
+	defer srv.shutdown()
 
 	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
 	if err != nil {
@@ -121,11 +97,55 @@ func TestServeProfiled(t *testing.T) {
 	pprof.StopCPUProfile()
 	cpu.Close()
 	writeHeap(t, filepath.Join(dir, "heap.pprof"))
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	clientSrv.Shutdown(sctx)
-	eng.Shutdown(sctx)
-	adminSrv.Shutdown(sctx)
+}
+
+// testServer is pushinator's parts wired as main wires them, with the default config
+// (authTimeout off), on two loopback listeners.
+type testServer struct {
+	admin, client string // host:port
+	shutdown      func()
+}
+
+func startServer(t testing.TB, adminPort, clientPort string) *testServer {
+	cfg := config.Default()
+	cfg.Client.AuthTimeout = 0
+	d := cfg.Delivery
+	hub := push.NewHub(push.Options{BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL, RecoveryWindow: d.RecoveryWindow})
+	gw := gateway.New(hub, gateway.Options{Recovery: d.RecoveryWindow > 0})
+	sio := socketio.NewServer(socketio.Options{ConnectTimeout: socketio.DefaultConnectTimeout}, gw)
+	c := cfg.Client
+	eng := engineio.NewServer(engineio.Options{
+		Path: c.Path, PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, MaxPayload: c.MaxPayload,
+		AllowEIO3: c.AllowEIO3, CORSOrigins: c.CORSOrigins, QueueLimit: d.QueueSize, WriteTimeout: d.WriteTimeout,
+		WebSocket: true, Polling: true, JSONP: true, UpgradeToWebSocket: true,
+	}, sio)
+	mux := http.NewServeMux()
+	mux.Handle(c.Path, eng)
+	clientSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	adminSrv := &http.Server{Handler: admin.New(hub, admin.Options{MaxBodyBytes: cfg.Admin.MaxBodyBytes}), ReadHeaderTimeout: 10 * time.Second}
+	listen := func(port string) net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	aln, cln := listen(adminPort), listen(clientPort)
+	done := make(chan struct{}, 2)
+	go func() { adminSrv.Serve(aln); done <- struct{}{} }()
+	go func() { clientSrv.Serve(cln); done <- struct{}{} }()
+	return &testServer{
+		admin: aln.Addr().String(), client: cln.Addr().String(),
+		shutdown: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			eng.Shutdown(ctx)
+			clientSrv.Shutdown(ctx)
+			adminSrv.Shutdown(ctx)
+			<-done
+			<-done
+		},
+	}
 }
 
 func writeHeap(t *testing.T, path string) {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMessageCarriesSeqAndTime(t *testing.T) {
+	sent := time.Unix(1700000000, 123456789)
+	for _, size := range []int{0, 40, 100, 1000} {
+		m := message(42, sent, size)
+		if !json.Valid(m) {
+			t.Fatalf("size %d: not JSON: %s", size, m)
+		}
+		if size >= 60 && len(m) != size {
+			t.Errorf("size %d: got %d bytes", size, len(m))
+		}
+		// As the client sees it, inside the event packet (with a recovery offset after it).
+		pkt := append(append([]byte(`42["message",`), m...), `,"offset-7"]`...)
+		if s, ts := intField(pkt, `"s":`), intField(pkt, `"t":`); s != 42 || ts != sent.UnixNano() {
+			t.Errorf("size %d: s=%d t=%d", size, s, ts)
+		}
+	}
+}
+
+func TestIntField(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{`{"s":7}`, 7},
+		{`{"s":-1}`, -1}, // the proof messages: no sequence
+		{`{"x":1}`, -1},
+		{`{"s":}`, -1},
+		{`{"s":12,"t":3}`, 12},
+		{``, -1},
+	} {
+		if got := intField([]byte(tc.in), `"s":`); got != tc.want {
+			t.Errorf("intField(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzIntField(f *testing.F) {
+	f.Add([]byte(`42["message",{"s":1,"t":2}]`))
+	f.Add([]byte(`"s":99999999999999999999`))
+	f.Add([]byte(`"s":`))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		got := intField(p, `"s":`)
+		i := bytes.Index(p, []byte(`"s":`))
+		if i < 0 {
+			if got != -1 {
+				t.Fatalf("no key, got %d", got)
+			}
+			return
+		}
+		digits := p[i+4:]
+		n := 0
+		for n < len(digits) && digits[n] >= '0' && digits[n] <= '9' {
+			n++
+		}
+		if want, err := strconv.ParseInt(string(digits[:n]), 10, 64); err == nil && got != want {
+			t.Fatalf("%q: got %d, want %d", p, got, want)
+		}
+	})
+}
+
+func TestReportTable(t *testing.T) {
+	in := strings.Join([]string{
+		`not json: a line of the table`,
+		`{"server":"pushinator","tag":"fanout","server_us_per_delivery":5,"last_receipt_p50_ms":60,"deliveries_per_s":100000}`,
+		`{"server":"node","tag":"fanout","server_us_per_delivery":35,"last_receipt_p50_ms":350,"deliveries_per_s":27000}`,
+		`{"server":"pushinator","tag":"idle","kib_per_connection":7.5,"connections":19500}`,
+		`{"server":"node","tag":"idle","kib_per_connection":14,"connections":19500}`,
+		`{"server":"pushinator","tag":"batch","deliveries_per_s":50000}`,
+		`{"server":"node","tag":"one2one","deliveries_per_s":13500}`,
+	}, "\n")
+	var out bytes.Buffer
+	if err := report(strings.NewReader(in), &out, "pushinator", "node"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // row → its last column
+		"fan-out server CPU per delivery": "yes", // 5/35 = 0.14 ≤ 1/6
+		"fan-out last receipt p50":        "yes", // 60/350 = 0.17 ≤ 1/5
+		"idle WebSocket session memory":   "NO",  // 7.5 > 6 KiB
+		"idle sessions proven":            "yes",
+		"batch (userIds) deliveries/s":    "NO", // 50000/13500 = 3.7 < 5
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		for label, met := range want {
+			if strings.HasPrefix(line, label) {
+				f := strings.Fields(line)
+				if f[len(f)-1] != met {
+					t.Errorf("row %q: met %q, want %q", line, f[len(f)-1], met)
+				}
+				delete(want, label)
+			}
+		}
+	}
+	for label := range want {
+		t.Errorf("no row %q in\n%s", label, out.String())
+	}
+	var fig bytes.Buffer
+	if err := printFigure(strings.NewReader(in), &fig, "node/one2one/deliveries_per_s"); err != nil || strings.TrimSpace(fig.String()) != "13500" {
+		t.Errorf("printFigure = %q, %v", fig.String(), err)
+	}
+	if err := printFigure(strings.NewReader(in), &fig, "node/none/x"); err == nil {
+		t.Error("printFigure of a missing figure: no error")
+	}
+}
+
+// TestModesAgainstPushinator runs every mode, small, against pushinator's parts in this
+// process: every send must reach every session it was meant for, as the server counted.
+func TestModesAgainstPushinator(t *testing.T) {
+	srv := startServer(t, "0", "0")
+	defer srv.shutdown()
+	base := options{
+		admin: srv.admin, client: srv.client, pid: os.Getpid(), name: "pushinator",
+		inflight: 4, size: 100, srcaddrs: 2, srcFirst: 1, hash: "h", dialers: 8,
+		duration: 300 * time.Millisecond, warmup: 100 * time.Millisecond, settle: 10 * time.Millisecond,
+		transport: "websocket",
+	}
+	next := int64(1000)
+	run := func(name string, mut func(*options), f func(context.Context, options) (*result, error), check func(*testing.T, map[string]any)) {
+		t.Run(name, func(t *testing.T) {
+			o := base
+			o.mode, o.tag, o.base = name, name, next
+			next += 1000
+			mut(&o)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			res, err := f(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var table, line bytes.Buffer
+			res.print(&table, &line)
+			var got map[string]any
+			if err := json.Unmarshal(line.Bytes(), &got); err != nil {
+				t.Fatalf("JSON line %q: %v", line.String(), err)
+			}
+			if got["tag"] != name || got["server"] != "pushinator" {
+				t.Errorf("JSON line %s", line.String())
+			}
+			check(t, got)
+		})
+	}
+	sameCount := func(t *testing.T, got map[string]any) {
+		if got["received"] != got["delivered"] || got["received"].(float64) == 0 {
+			t.Errorf("received %v, server delivered %v", got["received"], got["delivered"])
+		}
+	}
+	run("one2one", func(o *options) { o.users = 20 }, runOne2One, sameCount)
+	run("one2one-rate", func(o *options) { o.users = 20; o.rate = 500 }, runOne2One, sameCount)
+	run("batch", func(o *options) { o.users = 20; o.batch = 5 }, runBatch, sameCount)
+	fanout := func(t *testing.T, got map[string]any) {
+		if got["received"].(float64) != 20*5 {
+			t.Errorf("received %v, want 100", got["received"])
+		}
+	}
+	run("fanout", func(o *options) { o.n = 20; o.sends = 5 }, func(ctx context.Context, o options) (*result, error) { return runFanout(ctx, o, false) }, fanout)
+	run("broadcast", func(o *options) { o.n = 20; o.sends = 5 }, func(ctx context.Context, o options) (*result, error) { return runFanout(ctx, o, true) }, fanout)
+	idle := func(t *testing.T, got map[string]any) {
+		if got["connections"].(float64) != 20 {
+			t.Errorf("connections %v", got["connections"])
+		}
+	}
+	run("idle", func(o *options) { o.n = 20 }, runIdle, idle)
+	run("idle-polling", func(o *options) { o.n = 20; o.transport = "polling" }, runIdle, idle)
+}
