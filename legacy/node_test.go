@@ -324,3 +324,52 @@ func TestClient09FollowsTransportOrder(t *testing.T) {
 		})
 	}
 }
+
+// The browser build of the 0.9 client over jsonp-polling (a small DOM in a
+// vm context): JSONP handshake, polls, form POSTs, ack, message, disconnect.
+func TestClient09JSONPBrowserBuild(t *testing.T) {
+	rec := newRecorder()
+	rec.onEvent = func(s *Socket, name string, args []json.RawMessage, ack func(...any) error) {
+		if name != "auth" {
+			return
+		}
+		ack(map[string]any{"ok": true})
+		s.Send(EncodeMessage([]byte("{\"text\":\"</script> \u2028 😀\"}")))
+		s.Disconnect()
+	}
+	_, ts := startServer(t, Options{Transports: []string{TransportJSONP}}, rec)
+	mods := nodeModules(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("testdata", "jsonp09.js"), ts.URL)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node jsonp09.js: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("node printed %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	if v, _ := find(out, "connect"); v != TransportJSONP {
+		t.Errorf("connected over %v (%v)", v, out)
+	}
+	if v, _ := find(out, "ack"); !jsonEqual(v, map[string]any{"ok": true}) {
+		t.Errorf("ack = %v", v)
+	}
+	if v, _ := find(out, "message"); v != "{\"text\":\"</script> \u2028 😀\"}" {
+		t.Errorf("message = %q", v)
+	}
+	if v, _ := find(out, "disconnect"); v != "booted" {
+		t.Errorf("disconnect = %v", v)
+	}
+	if l := rec.waitFor(t, "event auth"); l != `event auth [5,"x\n\"y\""]` {
+		t.Errorf("handler got %q", l)
+	}
+	rec.waitFor(t, "disconnect server namespace disconnect")
+}

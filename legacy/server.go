@@ -236,6 +236,12 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+func (srv *Server) isClosing() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
 func (srv *Server) listLocked() []*Socket {
 	list := make([]*Socket, 0, len(srv.sockets))
 	for _, s := range srv.sockets {

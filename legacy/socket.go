@@ -367,6 +367,14 @@ func (s *Socket) connectLocked(kind transportKind, remote string) bool {
 	s.state = stateConnected
 	s.srv.byKind[kind].Add(1)
 	s.hmu.Unlock()
+	if s.srv.isClosing() {
+		// Shutdown began while Connect ran and could not tell this socket.
+		s.state = stateClosing
+		s.reason = reasonShutdown
+		s.queue = append(s.queue, rawDisconnect)
+		s.armCloseLocked(s.srv.opts.CloseTimeout)
+		return true
+	}
 	if kind == kindWebSocket {
 		s.armHeartbeatLocked(s.srv.opts.HeartbeatInterval)
 	}
