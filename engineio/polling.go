@@ -42,6 +42,11 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 		return
 	}
 	s.polling = true
+	// A long poll outlives a typical http.Server ReadTimeout, whose expiry
+	// would cancel the request's context: bound the wait by the heartbeat
+	// instead (a v4 ping or the v3 ping timeout ends it before this).
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(
+		2*(srv.opts.PingInterval+srv.opts.PingTimeout) + srv.opts.WriteTimeout))
 	var (
 		wake     chan struct{}
 		noopDue  bool

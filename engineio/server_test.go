@@ -965,3 +965,21 @@ func TestWebSocketFragmentsAndControlFrames(t *testing.T) {
 		t.Errorf("close = %q", r)
 	}
 }
+
+// TestLongPollOutlivesServerReadTimeout: an http.Server ReadTimeout
+// shorter than the poll must not end it.
+func TestLongPollOutlivesServerReadTimeout(t *testing.T) {
+	o := testOptions()
+	o.PingInterval = 600 * time.Millisecond
+	rec := newRecorder()
+	srv := NewServer(o, rec)
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Config.ReadTimeout = 200 * time.Millisecond
+	hs.Start()
+	defer hs.Close()
+	ts := &testServer{t: t, srv: srv, rec: rec, http: hs, url: hs.URL + o.Path}
+	sid := ts.handshakeV4()
+	if g := ts.do("GET", "EIO=4&transport=polling&sid="+sid, "", ""); g.body != "2" {
+		t.Fatalf("long poll = %d %q, want the ping", g.status, g.body)
+	}
+}
