@@ -22,14 +22,15 @@ import (
 	"github.com/pushinator/pushinator/push"
 )
 
-// Service is what the admin API drives; *push.Hub satisfies it.
+// Service is what the admin API drives; every push.Engine (the memory *push.Hub, the Redis
+// engine) satisfies it. A call failing with push.ErrUnavailable is answered 503.
 type Service interface {
 	Register(userID, hash string) error
-	Unregister(userID string) bool
-	DisconnectUser(userID string) (int, bool)
-	Users() []string
-	Send(userIDs []string, event string, data json.RawMessage) push.SendResult
-	Broadcast(event string, data json.RawMessage) int
+	Unregister(userID string) (bool, error)
+	DisconnectUser(userID string) (int, bool, error)
+	Users() ([]string, error)
+	Send(userIDs []string, event string, data json.RawMessage) (push.SendResult, error)
+	Broadcast(event string, data json.RawMessage) (int, error)
 	Stats() push.Stats
 }
 
@@ -182,7 +183,11 @@ func decodeBody(data []byte) (map[string]json.RawMessage, error) {
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, path string, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	if errors.Is(err, push.ErrUnavailable) {
+		// Nothing was done: say so, never "OK" (the cluster's Redis is out of reach).
+		ae = &apiError{status: http.StatusServiceUnavailable, msg: "Service Unavailable: " + err.Error()}
+		h.opts.Logger.Warn("admin request not served", "path", r.URL.Path, "err", err)
+	} else if !errors.As(err, &ae) {
 		ae = &apiError{status: http.StatusInternalServerError, msg: "Internal Server Error"}
 		h.opts.Logger.Error("admin request failed", "path", r.URL.Path, "err", err)
 	} else {

@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -31,6 +32,9 @@ func (h *Handler) register(_ *http.Request, body map[string]json.RawMessage) (ma
 		return nil, errorf(http.StatusBadRequest, missing)
 	}
 	if err := h.svc.Register(id, hash); err != nil {
+		if errors.Is(err, push.ErrUnavailable) {
+			return nil, err
+		}
 		return nil, errorf(http.StatusBadRequest, err.Error())
 	}
 	return nil, nil
@@ -73,7 +77,10 @@ func (h *Handler) send(_ *http.Request, body map[string]json.RawMessage) (map[st
 	if err != nil {
 		return nil, err
 	}
-	res := h.svc.Send(ids, event, msg)
+	res, err := h.svc.Send(ids, event, msg)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]any{"delivered": res.Delivered, "buffered": res.Buffered}
 	if len(res.Unknown) > 0 {
 		out["unknownUsers"] = res.Unknown
@@ -90,11 +97,19 @@ func (h *Handler) broadcast(_ *http.Request, body map[string]json.RawMessage) (m
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"delivered": h.svc.Broadcast(event, msg)}, nil
+	n, err := h.svc.Broadcast(event, msg)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"delivered": n}, nil
 }
 
 func (h *Handler) list(*http.Request, map[string]json.RawMessage) (map[string]any, error) {
-	return map[string]any{"users": h.svc.Users(), "scope": h.scope()}, nil
+	users, err := h.svc.Users()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"users": users, "scope": h.scope()}, nil
 }
 
 func (h *Handler) unregister(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
@@ -102,7 +117,11 @@ func (h *Handler) unregister(_ *http.Request, body map[string]json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	if !h.svc.Unregister(id) {
+	ok, err := h.svc.Unregister(id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, errorf(http.StatusNotFound, "Unknown userId")
 	}
 	return nil, nil
@@ -113,7 +132,10 @@ func (h *Handler) disconnect(_ *http.Request, body map[string]json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	n, ok := h.svc.DisconnectUser(id)
+	n, ok, err := h.svc.DisconnectUser(id)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, errorf(http.StatusNotFound, "Unknown userId")
 	}
@@ -145,6 +167,12 @@ func (h *Handler) stats(*http.Request, map[string]json.RawMessage) (map[string]a
 		"recovery": map[string]any{"recovered": st.Recovered, "notRecovered": st.NotRecovered, "resumable": st.Resumable},
 		"scope":    h.scope(),
 		"process":  processStats(),
+	}
+	if st.Scope != "" { // a cluster node whose store is out of reach reports its own figures
+		out["scope"] = st.Scope
+	}
+	if h.opts.Node != "" {
+		out["node"] = h.opts.Node
 	}
 	if h.opts.Connections != nil {
 		c := h.opts.Connections()

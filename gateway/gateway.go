@@ -33,13 +33,13 @@ type Options struct {
 
 // Gateway is the socketio.Handler of pushinator.
 type Gateway struct {
-	hub  *push.Hub
+	hub  push.Engine
 	opts Options
 	log  *slog.Logger
 }
 
-// New returns a gateway delivering hub's messages.
-func New(hub *push.Hub, opts Options) *Gateway {
+// New returns a gateway delivering hub's messages (the memory *push.Hub or a cluster engine).
+func New(hub push.Engine, opts Options) *Gateway {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -121,7 +121,12 @@ type connectPayload struct {
 	Offset string          `json:"offset"`
 }
 
-var errUnauthorized = errors.New("unauthorized")
+var (
+	errUnauthorized = errors.New("unauthorized")
+	// errUnavailable is what a client is told when the cluster's store is out of reach: its
+	// credentials were not checked, so "unauthorized" would be a lie.
+	errUnavailable = errors.New("service unavailable, retry later")
+)
 
 // Connect resumes or authenticates the socket when its CONNECT payload says so.
 func (g *Gateway) Connect(s *socketio.Socket, payload json.RawMessage) error {
@@ -237,6 +242,9 @@ func (c *conn) authenticate(rawID, rawHash json.RawMessage) error {
 		g.log.Info("auth refused", "user", id, "remote", remote, "reason", err)
 		if errors.Is(err, push.ErrTooManySessions) {
 			return err
+		}
+		if errors.Is(err, push.ErrUnavailable) {
+			return errUnavailable
 		}
 		return errUnauthorized
 	}

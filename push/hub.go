@@ -28,7 +28,33 @@ var (
 	ErrTooManySessions = errors.New("too many sessions for this user")
 	ErrCannotRecover   = errors.New("session cannot be recovered")
 	ErrInvalidHash     = errors.New("hash must be a non-empty string")
+	// ErrUnavailable is returned (wrapped) by an engine whose shared store is out of reach:
+	// the call did nothing, and the caller must not report success.
+	ErrUnavailable = errors.New("the shared store is unavailable")
 )
+
+// Engine is where users, kept messages and resume records live and how a send reaches the
+// sessions. *Hub is the memory engine (one process); redisengine shares all of it between
+// nodes. The gateway and the admin API work with either.
+//
+// Calls that change or read shared state return an error wrapping ErrUnavailable when the
+// engine's store is out of reach; the memory engine never fails them.
+type Engine interface {
+	Register(userID, hash string) error
+	Unregister(userID string) (bool, error)
+	DisconnectUser(userID string) (int, bool, error)
+	Users() ([]string, error)
+	Send(userIDs []string, event string, data json.RawMessage) (SendResult, error)
+	Broadcast(event string, data json.RawMessage) (int, error)
+	Stats() Stats
+
+	Authenticate(userID, hash string, sess Session, pid string) (*Binding, error)
+	Resume(pid string, offset string, sess Session) (*Binding, error)
+	Release(b *Binding, resumable bool)
+	CheckHash(userID, hash string) bool
+}
+
+var _ Engine = (*Hub)(nil)
 
 // Session is a live, authenticated connection of a user, as the hub sees it.
 type Session interface {
@@ -80,14 +106,28 @@ func (m *Message) Encoded(form int, encode func(*Message) any) any {
 // Binding is one session attached to one user. The caller keeps it and hands it back to
 // Release when the session ends.
 type Binding struct {
-	user    *user
+	userID  string
+	user    *user // memory engine
+	state   any   // other engines
 	sess    Session
 	pid     string
 	startAt uint64 // hub sequence when the session attached: an offset-less resume starts here
 }
 
 // UserID is the user the binding belongs to.
-func (b *Binding) UserID() string { return b.user.id }
+func (b *Binding) UserID() string { return b.userID }
+
+// NewBinding is for engines other than Hub: it binds sess to userID under the recovery id pid;
+// state is the engine's own.
+func NewBinding(userID string, sess Session, pid string, state any) *Binding {
+	return &Binding{userID: userID, sess: sess, pid: pid, state: state}
+}
+
+// State is what the engine that made the binding with NewBinding keeps in it.
+func (b *Binding) State() any { return b.state }
+
+// PID is the binding's recovery id ("" when the session cannot recover).
+func (b *Binding) PID() string { return b.pid }
 
 // Hub is the set of registered users and their sessions. It is safe for concurrent use.
 type Hub struct {
@@ -169,13 +209,13 @@ func (h *Hub) Register(userID, hash string) error {
 
 // Unregister removes the user, drops what was kept for it and disconnects its sessions.
 // It reports whether the user existed.
-func (h *Hub) Unregister(userID string) bool {
+func (h *Hub) Unregister(userID string) (bool, error) {
 	h.mu.Lock()
 	u := h.users[userID]
 	delete(h.users, userID)
 	h.mu.Unlock()
 	if u == nil {
-		return false
+		return false, nil
 	}
 	h.changes.Add(1)
 	u.sendMu.Lock()
@@ -185,24 +225,24 @@ func (h *Hub) Unregister(userID string) bool {
 	for _, b := range *u.sessions.Load() {
 		b.sess.Disconnect("unregistered")
 	}
-	return true
+	return true, nil
 }
 
 // DisconnectUser closes every live session of the user and returns how many there were.
-func (h *Hub) DisconnectUser(userID string) (int, bool) {
+func (h *Hub) DisconnectUser(userID string) (int, bool, error) {
 	u := h.user(userID)
 	if u == nil {
-		return 0, false
+		return 0, false, nil
 	}
 	list := *u.sessions.Load()
 	for _, b := range list {
 		b.sess.Disconnect("disconnected by the application")
 	}
-	return len(list), true
+	return len(list), true, nil
 }
 
 // Users lists the registered user ids, sorted.
-func (h *Hub) Users() []string {
+func (h *Hub) Users() ([]string, error) {
 	h.mu.RLock()
 	ids := make([]string, 0, len(h.users))
 	for id := range h.users {
@@ -210,7 +250,7 @@ func (h *Hub) Users() []string {
 	}
 	h.mu.RUnlock()
 	sort.Strings(ids)
-	return ids
+	return ids, nil
 }
 
 func (h *Hub) user(id string) *user {
@@ -305,7 +345,7 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	h.pruneLocked(u)
 	// startAt is what an offset-less resume of this session starts after: everything it is
 	// about to be sent here, and everything sent to the user from now on.
-	b := &Binding{user: u, sess: sess, pid: pid, startAt: h.seq.Load()}
+	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: h.seq.Load()}
 	if resume {
 		b.startAt = from
 	} else if first := u.firstUndelivered(); first != nil {
@@ -396,7 +436,7 @@ type SendResult struct {
 
 // Send delivers one message to every live session of each user, keeping it for users with no
 // live session. The message is shared: encoded once for all recipients.
-func (h *Hub) Send(userIDs []string, event string, data json.RawMessage) SendResult {
+func (h *Hub) Send(userIDs []string, event string, data json.RawMessage) (SendResult, error) {
 	var res SendResult
 	m := h.newMessage(event, data)
 	for _, id := range userIDs {
@@ -412,12 +452,12 @@ func (h *Hub) Send(userIDs []string, event string, data json.RawMessage) SendRes
 		}
 	}
 	h.counters.sent.Add(1)
-	return res
+	return res, nil
 }
 
 // Broadcast delivers one message to every live session of every user. Users with no live
 // session do not keep it: a broadcast is for whoever is there.
-func (h *Hub) Broadcast(event string, data json.RawMessage) int {
+func (h *Hub) Broadcast(event string, data json.RawMessage) (int, error) {
 	m := h.newMessage(event, data)
 	h.mu.RLock()
 	users := make([]*user, 0, len(h.users))
@@ -431,7 +471,7 @@ func (h *Hub) Broadcast(event string, data json.RawMessage) int {
 		total += n
 	}
 	h.counters.sent.Add(1)
-	return total
+	return total, nil
 }
 
 func (h *Hub) newMessage(event string, data json.RawMessage) *Message {

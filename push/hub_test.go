@@ -90,7 +90,7 @@ func TestAuthenticateAndIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res := h.Send([]string{"5"}, "message", msg("for five"))
+	res, _ := h.Send([]string{"5"}, "message", msg("for five"))
 	if res.Delivered != 2 || res.Buffered != 0 {
 		t.Fatalf("send: %+v, want 2 delivered", res)
 	}
@@ -105,10 +105,10 @@ func TestAuthenticateAndIsolation(t *testing.T) {
 	if _, err := h.Authenticate("5", "xxx1234", &fakeSession{}, ""); err == nil {
 		t.Fatal("old hash still accepted after re-register")
 	}
-	if res := h.Send([]string{"5"}, "message", msg("again")); res.Delivered != 2 {
+	if res, _ := h.Send([]string{"5"}, "message", msg("again")); res.Delivered != 2 {
 		t.Fatalf("after re-register: %+v, want the 2 live sessions kept", res)
 	}
-	if !h.Unregister("5") || a1.closed == "" || a2.closed == "" {
+	if ok, _ := h.Unregister("5"); !ok || a1.closed == "" || a2.closed == "" {
 		t.Fatalf("unregister did not disconnect the sessions: %q %q", a1.closed, a2.closed)
 	}
 }
@@ -117,7 +117,7 @@ func TestBufferDeliveredInOrderOnAuth(t *testing.T) {
 	h, _ := newTestHub()
 	h.Register("5", "h")
 	for _, m := range []string{"a", "b", "c", "d"} {
-		if res := h.Send([]string{"5"}, "message", msg(m)); res.Buffered != 1 {
+		if res, _ := h.Send([]string{"5"}, "message", msg(m)); res.Buffered != 1 {
 			t.Fatalf("send %s: %+v, want buffered", m, res)
 		}
 	}
@@ -214,7 +214,7 @@ func TestFailingSessionMeansBuffered(t *testing.T) {
 	h, _ := newTestHub()
 	h.Register("5", "h")
 	h.Authenticate("5", "h", &fakeSession{fail: true}, "")
-	if res := h.Send([]string{"5"}, "message", msg("x")); res.Delivered != 0 || res.Buffered != 1 {
+	if res, _ := h.Send([]string{"5"}, "message", msg("x")); res.Delivered != 0 || res.Buffered != 1 {
 		t.Fatalf("%+v: a message no session took must be kept", res)
 	}
 }

@@ -31,6 +31,9 @@ type Stats struct {
 	AuthFailed      uint64 `json:"authFailed"`
 	Recovered       uint64 `json:"recovered"`
 	NotRecovered    uint64 `json:"notRecovered"`
+	// Scope is "cluster" when the figures cover every node of a cluster engine, "node" when
+	// they are this process's only; "" for the memory engine (one node is the whole service).
+	Scope string `json:"scope,omitempty"`
 }
 
 // Stats counts users, sessions and kept messages; it walks every user, so it is meant for a

@@ -49,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 	if err := h2.Restore(*snap); err != nil {
 		t.Fatal(err)
 	}
-	if got := h2.Users(); len(got) != 2 {
+	if got, _ := h2.Users(); len(got) != 2 {
 		t.Fatalf("users %v", got)
 	}
 	s := &nopSession{}
