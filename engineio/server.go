@@ -251,13 +251,21 @@ const (
 	errUnsupportedProto = 5
 )
 
-var errMessages = [...]string{
-	"Transport unknown",
-	"Session ID unknown",
-	"Bad handshake method",
-	"Bad request",
-	"Forbidden",
-	"Unsupported protocol version",
+// errMessage is the message the official server sends with code.
+func errMessage(code int) string {
+	switch code {
+	case errTransportUnknown:
+		return "Transport unknown"
+	case errUnknownSID:
+		return "Session ID unknown"
+	case errBadHandshake:
+		return "Bad handshake method"
+	case errForbidden:
+		return "Forbidden"
+	case errUnsupportedProto:
+		return "Unsupported protocol version"
+	}
+	return "Bad request"
 }
 
 func writeError(w http.ResponseWriter, code int) {
@@ -265,7 +273,7 @@ func writeError(w http.ResponseWriter, code int) {
 	if code == errForbidden {
 		status = http.StatusForbidden
 	}
-	writeJSONError(w, status, code, errMessages[code])
+	writeJSONError(w, status, code, errMessage(code))
 }
 
 func writeJSONError(w http.ResponseWriter, status, code int, msg string) {

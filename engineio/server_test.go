@@ -246,7 +246,7 @@ func TestHandshakeErrors(t *testing.T) {
 			if ct := r.header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
-			want := fmt.Sprintf(`{"code":%d,"message":%q}`, tt.code, errMessages[tt.code])
+			want := fmt.Sprintf(`{"code":%d,"message":%q}`, tt.code, errMessage(tt.code))
 			if r.body != want {
 				t.Errorf("body = %s, want %s", r.body, want)
 			}

@@ -24,7 +24,15 @@ const (
 	kindWebSocket
 )
 
-var kindNames = [...]string{"polling", "jsonp", "websocket"}
+func (k transportKind) String() string {
+	switch k {
+	case kindJSONP:
+		return "jsonp"
+	case kindWebSocket:
+		return "websocket"
+	}
+	return "polling"
+}
 
 type sessionState uint8
 
@@ -76,7 +84,7 @@ func (s *Session) Protocol() int { return int(s.proto) }
 func (s *Session) Transport() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return kindNames[s.kind]
+	return s.kind.String()
 }
 
 // RemoteAddr is the client's address as seen on the handshake request.
@@ -199,7 +207,7 @@ func (s *Session) finishLocked(reason string, final byte) (fire bool) {
 		s.probe = nil
 	}
 	s.srv.remove(s)
-	s.srv.log.Debug("engineio: session closed", "sid", s.id, "transport", kindNames[s.kind], "protocol", s.proto, "reason", s.reason)
+	s.srv.log.Debug("engineio: session closed", "sid", s.id, "transport", s.kind.String(), "protocol", s.proto, "reason", s.reason)
 	if final == ptNoop && s.kind != kindWebSocket && !s.polling {
 		// The client closed in a POST while its GET is still on the way
 		// (they race on separate connections): that GET gets the noop.
