@@ -76,7 +76,8 @@ type wsClient struct {
 // dialer opens client connections from several loopback source addresses, so that more than
 // one address's worth of ephemeral ports (about 28,000) can be used against one server port.
 type dialer struct {
-	target string // host:port
+	ep     *epollSet // reads the connections after their handshake; nil: a goroutine each
+	target string    // host:port
 	srcs   []*net.TCPAddr
 	next   atomic.Uint64
 }
@@ -150,6 +151,13 @@ func (d *dialer) dial(ctx context.Context, user int64, hash string, onPush func(
 		return fail("auth", err)
 	}
 	conn.SetDeadline(time.Time{})
+	if d.ep != nil {
+		leftover, _ := c.r.Peek(c.r.Buffered())
+		if err := d.ep.adopt(c.client, conn, leftover, onPush); err != nil {
+			return fail("epoll", err)
+		}
+		return c.client, nil
+	}
 	go c.readLoop(onPush)
 	return c.client, nil
 }

@@ -31,6 +31,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -60,6 +61,7 @@ type options struct {
 	child     bool          // a -procs worker: connect, prove, report, hold until stdin closes
 	tag       string        // the run's name in the JSON line (defaults to the mode)
 	transport string        // "websocket" or "polling"
+	goReader  bool          // WebSocket clients read by a goroutine each instead of epoll loops
 }
 
 func main() {
@@ -87,13 +89,26 @@ func main() {
 	flag.IntVar(&o.dialers, "dialers", 64, "connections being opened at once")
 	flag.BoolVar(&o.child, "child", false, "internal: an idle worker process started by -procs")
 	flag.StringVar(&o.transport, "transport", "websocket", "clients' transport: websocket or polling (Engine.IO v4 long-polling)")
+	flag.BoolVar(&o.goReader, "goreader", false, "read each WebSocket client with its own goroutine (costlier) instead of a few epoll loops")
 	flag.StringVar(&o.tag, "tag", "", "name of this run in the JSON line (default: the mode)")
 	reportFile := flag.String("report", "", "print the side-by-side table of a file of JSON lines (- for stdin) and exit")
 	pushName := flag.String("report-a", "pushinator", "-report: the -name of the server under test")
 	nodeName := flag.String("report-b", "node", "-report: the -name of the reference server")
 	ports := flag.Int("freeports", 0, "print this many free loopback ports and exit")
 	figure := flag.String("figure", "", "with -report: print only this figure, SERVER/TAG/KEY (e.g. node/one2one/deliveries_per_s)")
+	cpuProfile := flag.String("cpuprofile", "", "write this process's CPU profile to the file (the load generator's own cost)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pushbench:", err)
+			os.Exit(1)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	if *ports > 0 {
 		if err := freePorts(*ports); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -158,6 +173,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

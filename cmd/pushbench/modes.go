@@ -41,11 +41,11 @@ func runIdle(ctx context.Context, o options) (*result, error) {
 		}
 	}()
 	if procs == 1 {
-		clients, err := connectAll(ctx, o, users, nil)
+		clients, closeAll, err := connectAll(ctx, o, users, nil)
 		if err != nil {
 			return nil, err
 		}
-		hold = append(hold, func() { closeAll(clients) })
+		hold = append(hold, closeAll)
 		if err := proveEach(ctx, a, o, clients); err != nil {
 			return nil, err
 		}
@@ -153,11 +153,11 @@ func startChild(ctx context.Context, o options, base int64, n, srcFirst int) (re
 // stdin closes.
 func runChild(ctx context.Context, o options, stdin io.Reader, stdout io.Writer) error {
 	a := newAdminClient(o.admin, o.inflight)
-	clients, err := connectAll(ctx, o, userRange(o.base, o.n), nil)
+	clients, closeAll, err := connectAll(ctx, o, userRange(o.base, o.n), nil)
 	if err != nil {
 		return err
 	}
-	defer closeAll(clients)
+	defer closeAll()
 	if err := proveEach(ctx, a, o, clients); err != nil {
 		return err
 	}
@@ -202,11 +202,11 @@ func runSends(ctx context.Context, o options, batch int) (*result, error) {
 			lat.add(c.user, time.Duration(rc.At-rc.Sent))
 		}
 	}
-	clients, err := connectAll(ctx, o, users, onPush)
+	clients, closeAll, err := connectAll(ctx, o, users, onPush)
 	if err != nil {
 		return nil, err
 	}
-	defer closeAll(clients)
+	defer closeAll()
 	if err := proveEach(ctx, a, o, clients); err != nil {
 		return nil, err
 	}
@@ -394,11 +394,11 @@ func runFanout(ctx context.Context, o options, broadcast bool) (*result, error) 
 			close(s.done)
 		}
 	}
-	clients, err := connectAll(ctx, o, users, onPush)
+	clients, closeAll, err := connectAll(ctx, o, users, onPush)
 	if err != nil {
 		return nil, err
 	}
-	defer closeAll(clients)
+	defer closeAll()
 	if broadcast {
 		err = proveEach(ctx, a, o, clients)
 	} else {

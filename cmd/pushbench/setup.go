@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,41 +49,49 @@ func registerAll(ctx context.Context, a *adminClient, o options, users []int64) 
 }
 
 // connectAll opens one authenticated connection per entry of users (a user may repeat), over
-// o.transport, from o.srcaddrs source addresses starting at 127.0.0.(o.srcFirst).
-func connectAll(ctx context.Context, o options, users []int64, onPush func(*client, receipt)) ([]*client, error) {
+// o.transport, from o.srcaddrs source addresses starting at 127.0.0.(o.srcFirst). closeAll
+// ends them all and whatever reads them.
+func connectAll(ctx context.Context, o options, users []int64, onPush func(*client, receipt)) (clients []*client, closeAll func(), err error) {
 	d := newDialer(o.client, o.srcaddrs, o.srcFirst)
 	dial := d.dial
 	switch o.transport {
 	case "websocket":
+		if !o.goReader {
+			if d.ep, err = newEpollSet(runtime.GOMAXPROCS(0)); err != nil {
+				return nil, nil, err
+			}
+		}
 	case "polling":
 		dial = newPoller(o.client, d, len(users)+o.inflight).dial
 	default:
-		return nil, fmt.Errorf("pushbench: unknown -transport %q", o.transport)
+		return nil, nil, fmt.Errorf("pushbench: unknown -transport %q", o.transport)
 	}
-	clients := make([]*client, len(users))
-	err := parallel(ctx, len(users), o.dialers, func(ctx context.Context, i int) error {
+	clients = make([]*client, len(users))
+	closeAll = func() {
+		for _, c := range clients {
+			if c != nil {
+				c.stop()
+			}
+		}
+		for _, c := range clients {
+			if c != nil {
+				<-c.closed
+			}
+		}
+		if d.ep != nil {
+			d.ep.close()
+		}
+	}
+	err = parallel(ctx, len(users), o.dialers, func(ctx context.Context, i int) error {
 		c, err := dial(ctx, users[i], o.hash, onPush)
 		clients[i] = c
 		return err
 	})
 	if err != nil {
-		closeAll(clients)
-		return nil, err
+		closeAll()
+		return nil, nil, err
 	}
-	return clients, nil
-}
-
-func closeAll(clients []*client) {
-	for _, c := range clients {
-		if c != nil {
-			c.stop()
-		}
-	}
-	for _, c := range clients {
-		if c != nil {
-			<-c.closed
-		}
-	}
+	return clients, closeAll, nil
 }
 
 // proveEach checks every connection with its own push round trip: a send to its user, retried
