@@ -101,10 +101,18 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 	case len(s.queue) == 0:
 		// Upgrading: end this poll cleanly.
 		pkts = []packet{{typ: ptNoop}}
+	case s.state == stateClosing && len(s.queue) > 1:
+		// The close packet is the last one queued. Like the official server, send what
+		// is before it now and the close packet in the next response: socket.io clients
+		// handle decoded packets on a later tick, so a close in the same payload would
+		// beat an ack or a DISCONNECT sent just before it.
+		n := len(s.queue) - 1
+		pkts = append([]packet(nil), s.queue[:n]...)
+		s.queue = append(s.queue[:0], s.queue[n])
 	default:
 		pkts, s.queue = s.queue, nil
 		if s.state == stateClosing {
-			// The close packet is the last one queued, and it goes now.
+			// Only the close packet is left, and it goes now.
 			fire = s.finishLocked(s.reason, ptClose)
 		}
 	}
