@@ -207,18 +207,33 @@ func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Socket, 
 			return
 		}
 	}
-	// One POST at a time per socket, so events keep the client's order.
-	s.pmu.Lock()
-	err = decodePayload(body, s.handlePacket)
-	s.pmu.Unlock()
-	if err != nil && !errors.Is(err, errStop) {
-		// A packet or the framing was unreadable: the socket is closed
-		// (parseError is a no-op when handlePacket did it already).
+	// Every packet is read before any is acted on: a payload with an
+	// unreadable packet is refused whole.
+	var ins []inbound
+	err = decodePayload(body, func(raw []byte) error {
+		in, err := readPacket(raw)
+		ins = append(ins, in)
+		return err
+	})
+	if err != nil {
 		s.parseError(err)
 		srv.writeText(w, http.StatusBadRequest, "legacy: bad payload")
 		return
 	}
+	// One POST at a time per socket, so events keep the client's order.
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	// The answer goes before the packets are acted on, as the 0.9 server
+	// did: the 0.9 client holds back what it sends (its own disconnect
+	// packet too) until its POST is answered, so an ack must not overtake
+	// this answer on the poll.
 	srv.writeText(w, http.StatusOK, "1")
+	rc.Flush()
+	for _, in := range ins {
+		if s.act(in) != nil {
+			break
+		}
+	}
 }
 
 // decodeJSONPForm takes the payload out of a JSONP POST: the 0.9 client

@@ -20,7 +20,7 @@ import (
 // named below (the product's configuration sets them explicitly).
 type Options struct {
 	Path             string        // "/socket.io/"; the server answers under Path+"1/"
-	Transports       []string      // ordered: "websocket", "xhr-polling", "jsonp-polling"; others are ignored
+	Transports       []string      // ordered: "websocket", "xhr-polling" (or "polling"), "jsonp-polling"; others are ignored
 	HeartbeatTimeout time.Duration // announced in the handshake (whole seconds); default 60s
 	CloseTimeout     time.Duration // announced in the handshake (whole seconds); default 60s
 	// HeartbeatInterval is how often a WebSocket client gets a heartbeat;
@@ -151,6 +151,10 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	var names []string
 	for _, t := range opts.Transports {
+		if t == "polling" {
+			// The modern name the configuration accepts for XHR polling.
+			t = TransportXHR
+		}
 		k := kindOf(t)
 		if k == kindNone || s.transports[k-1] {
 			continue

@@ -62,6 +62,7 @@ func TestHandshake(t *testing.T) {
 			Transports:       []string{"xhr-polling", "flashsocket", "websocket", "htmlfile", "xhr-polling"},
 			HeartbeatTimeout: 15 * time.Second, CloseTimeout: 10 * time.Second,
 		}, "15:10:xhr-polling,websocket"},
+		{"polling is xhr-polling", Options{Transports: []string{"polling", "websocket"}}, "60:60:xhr-polling,websocket"},
 		{"sub-second timeouts round up", Options{
 			Transports: []string{"jsonp-polling"}, HeartbeatTimeout: 300 * time.Millisecond, CloseTimeout: 1500 * time.Millisecond,
 		}, "1:2:jsonp-polling"},
@@ -490,5 +491,42 @@ func TestJSONPEscapesScript(t *testing.T) {
 	(<-got).Send(EncodeMessage([]byte("</script>\u2028&")))
 	if _, _, body := do(t, "GET", u, ""); body != `io.j[0]("3:::\u003c/script\u003e\u2028\u0026");` {
 		t.Errorf("poll: %s", body)
+	}
+}
+
+// Sends, a server Disconnect and the client going away, all at once:
+// Disconnect is called exactly once and nothing races.
+func TestDisconnectExactlyOnceUnderRaces(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		rec := newRecorder()
+		got := make(chan *Socket, 1)
+		rec.onEvent = func(s *Socket, _ string, _ []json.RawMessage, _ func(...any) error) { got <- s }
+		_, ts := startServer(t, Options{QueueLimit: 50}, rec)
+		conn := dialWS(t, ts.URL, handshake(t, ts.URL))
+		readWS(t, conn)
+		wsutil.WriteClientText(conn, []byte("3:::go"))
+		s := <-got
+		p := EncodeMessage([]byte("x"))
+		done := make(chan struct{})
+		for g := 0; g < 4; g++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for k := 0; k < 100; k++ {
+					if s.Send(p) != nil {
+						return
+					}
+				}
+			}()
+		}
+		go func() { s.Disconnect(); done <- struct{}{} }()
+		go func() { conn.Close(); done <- struct{}{} }()
+		for range 6 {
+			<-done
+		}
+		rec.waitFor(t, "disconnect")
+		waitUntil(t, func() bool { return s.Send(p) != nil }, "the socket closed")
+		if n := rec.count("disconnect"); n != 1 {
+			t.Fatalf("Disconnect called %d times: %q", n, rec.lines())
+		}
 	}
 }

@@ -409,15 +409,58 @@ func (s *Socket) deliver(fn func()) {
 	s.hmu.Unlock()
 }
 
-// handlePacket acts on one packet from the client. It returns errStop when
-// the socket is closed, and the decoding error (after closing the socket)
-// for a packet it cannot read.
-func (s *Socket) handlePacket(raw []byte) error {
+// inbound is a packet from the client, read and checked.
+type inbound struct {
+	p    packet
+	name string            // the event's name; "message" for messages
+	args []json.RawMessage // the event's arguments; the message as one
+}
+
+// readPacket decodes a client packet and, for messages and events, what
+// they carry: a packet that passes is one act can take.
+func readPacket(raw []byte) (inbound, error) {
 	p, err := decodePacket(raw)
+	if err != nil {
+		return inbound{}, err
+	}
+	in := inbound{p: p}
+	if p.endpoint != "" {
+		return in, nil
+	}
+	switch p.typ {
+	case ptMessage:
+		arg, _ := json.Marshal(string(p.data))
+		in.name, in.args = "message", []json.RawMessage{arg}
+	case ptJSON:
+		if !json.Valid(p.data) {
+			return in, fmt.Errorf("%w: json message: invalid JSON", errPacket)
+		}
+		in.name, in.args = "message", []json.RawMessage{json.RawMessage(p.data)}
+	case ptEvent:
+		ev, err := decodeEvent(p.data)
+		if err != nil {
+			return in, err
+		}
+		in.name, in.args = ev.Name, ev.Args
+	}
+	return in, nil
+}
+
+// handlePacket reads and acts on one packet from the client. It returns
+// errStop when the socket is closed, and the decoding error (after closing
+// the socket) for a packet it cannot read.
+func (s *Socket) handlePacket(raw []byte) error {
+	in, err := readPacket(raw)
 	if err != nil {
 		s.parseError(err)
 		return err
 	}
+	return s.act(in)
+}
+
+// act carries out a client packet; errStop once the socket is closed.
+func (s *Socket) act(in inbound) error {
+	p := in.p
 	if p.endpoint != "" {
 		// Only the main endpoint exists: a connect to another is refused
 		// with "unauthorized" (the client emits 'connect_failed' there).
@@ -443,28 +486,13 @@ func (s *Socket) handlePacket(raw []byte) error {
 			s.armHeartbeatLocked(s.srv.opts.HeartbeatInterval)
 		}
 		s.mu.Unlock()
-	case ptMessage, ptJSON:
-		arg := p.data
-		if p.typ == ptMessage {
-			arg, _ = json.Marshal(string(p.data))
-		} else if !json.Valid(arg) {
-			err := fmt.Errorf("%w: json message: invalid JSON", errPacket)
-			s.parseError(err)
-			return err
-		}
-		s.dispatch(p, "message", []json.RawMessage{arg})
-	case ptEvent:
-		ev, err := decodeEvent(p.data)
-		if err != nil {
-			s.parseError(err)
-			return err
-		}
-		if ev.Name == "disconnect" {
+	case ptMessage, ptJSON, ptEvent:
+		if in.name == "disconnect" && p.typ == ptEvent {
 			// Reserved, as the 0.9 server's blacklist had it: a client
 			// cannot fake its own disconnection.
 			break
 		}
-		s.dispatch(p, ev.Name, ev.Args)
+		s.dispatch(p, in.name, in.args)
 	}
 	// connect (to the main endpoint: already connected), ack (the server
 	// asks for none), error and noop carry nothing to act on.
