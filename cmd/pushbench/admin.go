@@ -1,23 +1,36 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // adminClient speaks the admin API that pushinator and the Node anchor share: register, send
-// (and pushinator's userIds and /broadcast). It keeps up to conns keep-alive connections.
+// (and pushinator's userIds and /broadcast). It is a minimal HTTP/1.1 client over up to conns
+// keep-alive connections: net/http's client costs the bench several times what the server
+// spends on a request, and the bench shares the machine with the server it measures.
 type adminClient struct {
-	base string
-	hc   *http.Client
+	addr string
+	idle chan *adminConn // connections not in use; a nil entry is a slot to dial
 }
+
+// adminConn is one keep-alive connection.
+type adminConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+	req  []byte // the request being written, reused
+}
+
+// adminTimeout bounds each request's writing and its whole reply.
+const adminTimeout = 30 * time.Second
 
 // adminReply is the part of an admin reply the bench reads.
 type adminReply struct {
@@ -27,41 +40,146 @@ type adminReply struct {
 }
 
 func newAdminClient(addr string, conns int) *adminClient {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
-		MaxConnsPerHost:     conns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+	a := &adminClient{addr: addr, idle: make(chan *adminConn, max(conns, 1))}
+	for range max(conns, 1) {
+		a.idle <- nil
 	}
-	return &adminClient{base: "http://" + addr, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return a
 }
 
-// post sends body to path and decodes the reply; a non-200 status is an error.
+// post sends body to path and decodes the reply; a non-200 status is an error. A request on a
+// kept-alive connection that the server had closed meanwhile (Node closes idle ones after 5 s)
+// is sent again on a new one: the server never saw it.
 func (a *adminClient) post(ctx context.Context, path string, body []byte) (adminReply, error) {
 	var rep adminReply
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+path, bytes.NewReader(body))
+	var ac *adminConn
+	select {
+	case ac = <-a.idle:
+	case <-ctx.Done():
+		return rep, ctx.Err()
+	}
+	for attempt := 0; ; attempt++ {
+		reused := ac != nil
+		if ac == nil {
+			conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", a.addr)
+			if err != nil {
+				a.idle <- nil
+				return rep, fmt.Errorf("pushbench: admin %s: %w", path, err)
+			}
+			ac = &adminConn{conn: conn, r: bufio.NewReaderSize(conn, 4096)}
+		}
+		status, data, keep, got, err := ac.roundTrip(a.addr, path, body)
+		if err != nil {
+			ac.conn.Close()
+			ac = nil
+			if reused && !got && attempt == 0 {
+				continue
+			}
+			a.idle <- nil
+			return rep, fmt.Errorf("pushbench: admin %s: %w", path, err)
+		}
+		if !keep {
+			ac.conn.Close()
+			ac = nil
+		}
+		a.idle <- ac
+		if err := json.Unmarshal(data, &rep); err != nil {
+			return rep, fmt.Errorf("pushbench: admin %s: reply %q: %w", path, trim(data), err)
+		}
+		if status != 200 {
+			return rep, fmt.Errorf("pushbench: admin %s: status %d: %s", path, status, trim(data))
+		}
+		return rep, nil
+	}
+}
+
+// roundTrip writes one request and reads its reply (Content-Length or chunked). got says
+// whether any byte of a reply arrived; keep whether the connection can be used again.
+func (ac *adminConn) roundTrip(host, path string, body []byte) (status int, data []byte, keep, got bool, err error) {
+	ac.req = fmt.Appendf(ac.req[:0], "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, host, len(body))
+	ac.req = append(ac.req, body...)
+	ac.conn.SetDeadline(time.Now().Add(adminTimeout))
+	if _, err := ac.conn.Write(ac.req); err != nil {
+		return 0, nil, false, false, err
+	}
+	line, err := ac.r.ReadSlice('\n')
 	if err != nil {
-		return rep, err
+		return 0, nil, false, len(line) > 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := a.hc.Do(req)
+	// "HTTP/1.1 200 OK"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, nil, false, true, fmt.Errorf("status line %q", line)
+	}
+	status, err = strconv.Atoi(string(line[9:12]))
 	if err != nil {
-		return rep, fmt.Errorf("pushbench: admin %s: %w", path, err)
+		return 0, nil, false, true, fmt.Errorf("status line %q", line)
 	}
-	data, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return rep, fmt.Errorf("pushbench: admin %s: reading the reply: %w", path, err)
+	length, chunked, keep := -1, false, line[7] == '1'
+	for {
+		h, err := ac.r.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, false, true, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		k, v, _ := bytes.Cut(h, []byte(":"))
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(v)); err != nil {
+				return 0, nil, false, true, fmt.Errorf("Content-Length %q", v)
+			}
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(v, []byte("chunked"))
+		case bytes.EqualFold(k, []byte("Connection")):
+			keep = !bytes.EqualFold(v, []byte("close"))
+		}
 	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		return rep, fmt.Errorf("pushbench: admin %s: reply %q: %w", path, trim(data), err)
+	switch {
+	case chunked:
+		for {
+			sz, err := ac.r.ReadSlice('\n')
+			if err != nil {
+				return 0, nil, false, true, err
+			}
+			sz, _, _ = bytes.Cut(bytes.TrimSpace(sz), []byte(";"))
+			n, err := strconv.ParseInt(string(sz), 16, 32)
+			if err != nil || n < 0 || n > 1<<24 {
+				return 0, nil, false, true, fmt.Errorf("chunk size %q", sz)
+			}
+			if n == 0 { // trailers, then the blank line
+				for {
+					t, err := ac.r.ReadSlice('\n')
+					if err != nil {
+						return 0, nil, false, true, err
+					}
+					if len(bytes.TrimSpace(t)) == 0 {
+						return status, data, keep, true, nil
+					}
+				}
+			}
+			start := len(data)
+			data = append(data, make([]byte, n+2)...) // the chunk and its CRLF
+			if _, err := io.ReadFull(ac.r, data[start:]); err != nil {
+				return 0, nil, false, true, err
+			}
+			data = data[:len(data)-2]
+		}
+	case length >= 0:
+		if length > 1<<24 {
+			return 0, nil, false, true, fmt.Errorf("Content-Length %d", length)
+		}
+		data = make([]byte, length)
+		if _, err := io.ReadFull(ac.r, data); err != nil {
+			return 0, nil, false, true, err
+		}
+		return status, data, keep, true, nil
+	default: // the body runs to the end of the connection
+		data, err = io.ReadAll(ac.r)
+		return status, data, false, true, err
 	}
-	if res.StatusCode != http.StatusOK {
-		return rep, fmt.Errorf("pushbench: admin %s: %s: %s", path, res.Status, trim(data))
-	}
-	return rep, nil
 }
 
 func trim(b []byte) string {

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -173,4 +178,46 @@ func TestModesAgainstPushinator(t *testing.T) {
 	}
 	run("idle", func(o *options) { o.n = 20 }, runIdle, idle)
 	run("idle-polling", func(o *options) { o.n = 20; o.transport = "polling" }, runIdle, idle)
+}
+
+// TestAdminClientReconnects: Node answers chunked and closes a kept-alive connection after
+// 5 s idle; the next request on it must go out again on a new connection.
+func TestAdminClientReconnects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				req, err := http.ReadRequest(r)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				// One chunked reply, then the server drops the connection as if idle.
+				io.WriteString(conn, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"+
+					"10\r\n{\"status\":200,\"d\r\n"+"f\r\nelivered\":3}   \r\n0\r\n\r\n")
+			}()
+		}
+	}()
+	a := newAdminClient(ln.Addr().String(), 1)
+	for i := range 3 {
+		rep, err := a.send(context.Background(), 1, []byte(`"x"`))
+		if err != nil || rep.Delivered != 3 {
+			t.Fatalf("request %d: %+v, %v", i, rep, err)
+		}
+	}
+	if n := accepted.Load(); n != 3 {
+		t.Errorf("%d connections, want 3 (one per request)", n)
+	}
 }
