@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"reflect"
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func msDuration(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
@@ -358,6 +360,47 @@ func FuzzDecodePayload(f *testing.F) {
 			}); err != nil || !reflect.DeepEqual(third, pkts) {
 				t.Fatalf("appendPayload round trip of %q: %q, %v", in, third, err)
 			}
+		}
+	})
+}
+
+func FuzzReadPacket(f *testing.F) {
+	for _, s := range []string{`5:1+::{"name":"auth","args":[5,"x"]}`, `5:::{"name":"a"}`, "3:7::hi", `4:::{"a":[1]}`, "4:::{", "1::/chat:?x=1", `5:::{"name":"a","args":[null,{}]}`, `5:::{"name":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := readPacket(in)
+		if err != nil {
+			if !errors.Is(err, errPacket) {
+				t.Fatalf("readPacket(%q): error %v does not wrap errPacket", in, err)
+			}
+			return
+		}
+		for _, a := range r.args {
+			if !json.Valid(a) {
+				t.Fatalf("readPacket(%q): argument %q is not JSON", in, a)
+			}
+		}
+		if (r.p.typ == ptMessage || r.p.typ == ptJSON || r.p.typ == ptEvent) && r.p.endpoint == "" && r.args == nil && r.p.typ != ptEvent {
+			t.Fatalf("readPacket(%q): a message without its argument", in)
+		}
+	})
+}
+
+func FuzzDecodeJSONPForm(f *testing.F) {
+	for _, s := range []string{`d=%222%3A%3A%22`, "d=%22%5Cufffd3%5Cufffd2%3A%3A%22", "d=notjson", "x=1", "d=%22a%22&d=%22b%22", "%zz"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		payload, err := decodeJSONPForm(in)
+		if err != nil {
+			return
+		}
+		// What the 0.9 client would post for this payload decodes the same.
+		d, _ := json.Marshal(string(payload))
+		again, err := decodeJSONPForm([]byte("d=" + url.QueryEscape(string(d))))
+		if err != nil || !bytes.Equal(again, payload) && utf8.Valid(payload) {
+			t.Fatalf("decodeJSONPForm(%q) = %q; re-posted: %q, %v", in, payload, again, err)
 		}
 	})
 }

@@ -530,3 +530,27 @@ func TestDisconnectExactlyOnceUnderRaces(t *testing.T) {
 		}
 	}
 }
+
+// Socket.Disconnect inside Connect: the client gets `1::` then `0::`.
+type disconnectInConnect struct{ *recorder }
+
+func (d disconnectInConnect) Connect(s *Socket) error {
+	d.recorder.Connect(s)
+	s.Disconnect()
+	return nil
+}
+
+func TestDisconnectDuringConnect(t *testing.T) {
+	rec := newRecorder()
+	_, ts := startServer(t, Options{}, disconnectInConnect{rec})
+	sid := handshake(t, ts.URL)
+	if _, _, body := do(t, "GET", ts.URL+"/socket.io/1/xhr-polling/"+sid, ""); body != frame("1::", "0::") {
+		t.Errorf("poll: %q", body)
+	}
+	rec.waitFor(t, "disconnect server namespace disconnect")
+	conn := dialWS(t, ts.URL, handshake(t, ts.URL))
+	if a, b := readWS(t, conn), readWS(t, conn); a != "1::" || b != "0::" {
+		t.Errorf("websocket: %q %q", a, b)
+	}
+	waitUntil(t, func() bool { return rec.count("disconnect") == 2 }, "both disconnected")
+}

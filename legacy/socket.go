@@ -67,11 +67,14 @@ type Socket struct {
 	ws         *wsConn
 	flushing   bool // a WebSocket flusher goroutine runs
 	awaitingHB bool // a heartbeat is out; the client's answer is due
-	closeTimer *time.Timer
-	closeGen   uint64
-	hbTimer    *time.Timer
-	hbGen      uint64
-	data       any
+	// closeAfterConnect is the reason of a Disconnect (or shutdown) asked
+	// for while Connect ran.
+	closeAfterConnect string
+	closeTimer        *time.Timer
+	closeGen          uint64
+	hbTimer           *time.Timer
+	hbGen             uint64
+	data              any
 }
 
 // ID is the session id of the handshake.
@@ -169,6 +172,11 @@ func (s *Socket) closeGraceful(reason string) {
 		fire := s.finishLocked(reason, nil)
 		s.mu.Unlock()
 		s.afterFinish(fire)
+		return
+	case stateConnecting:
+		// Inside Connect: once `1::` is queued, `0::` follows it.
+		s.closeAfterConnect = reason
+		s.mu.Unlock()
 		return
 	default:
 		s.mu.Unlock()
@@ -367,10 +375,13 @@ func (s *Socket) connectLocked(kind transportKind, remote string) bool {
 	s.state = stateConnected
 	s.srv.byKind[kind].Add(1)
 	s.hmu.Unlock()
-	if s.srv.isClosing() {
+	if s.closeAfterConnect == "" && s.srv.isClosing() {
 		// Shutdown began while Connect ran and could not tell this socket.
+		s.closeAfterConnect = reasonShutdown
+	}
+	if s.closeAfterConnect != "" {
 		s.state = stateClosing
-		s.reason = reasonShutdown
+		s.reason = s.closeAfterConnect
 		s.queue = append(s.queue, rawDisconnect)
 		s.armCloseLocked(s.srv.opts.CloseTimeout)
 		return true
