@@ -7,7 +7,8 @@
 #   FULL=1 scripts/bench-compare.sh     # 19,500 idle sessions, 200 fan-out sends
 #
 # Needs: go, node (20+) and npm (to install socket.io 4.8.4 for the reference, in a temp dir).
-# Knobs (environment): IDLE_N IDLE_PROCS POLL_N USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS
+# REPEAT=N runs the load workloads N times, interleaved, and reports each figure's median (a
+# shared machine's load comes and goes). Knobs (environment): IDLE_N IDLE_PROCS POLL_N USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS
 # BATCH BROADCAST_N ANCHOR (the reference's source dir) WORK (a scratch dir; kept if given).
 # Both servers listen on free 127.0.0.1 ports and are stopped on exit, whatever happens.
 set -euo pipefail
@@ -16,9 +17,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ANCHOR=${ANCHOR:-$ROOT/../shared/anchors/node-pushinator}
 FULL=${FULL:-0}
 if [[ $FULL == 1 ]]; then
-	IDLE_N=${IDLE_N:-19500} IDLE_PROCS=${IDLE_PROCS:-2} SENDS=${SENDS:-200}
+	IDLE_N=${IDLE_N:-19500} IDLE_PROCS=${IDLE_PROCS:-2} SENDS=${SENDS:-200} REPEAT=${REPEAT:-3}
 else
-	IDLE_N=${IDLE_N:-5000} IDLE_PROCS=${IDLE_PROCS:-1} SENDS=${SENDS:-50}
+	IDLE_N=${IDLE_N:-5000} IDLE_PROCS=${IDLE_PROCS:-1} SENDS=${SENDS:-50} REPEAT=${REPEAT:-1}
 fi
 USERS=${USERS:-1000}          # 1:1 and batch: users, one connection each
 INFLIGHT=${INFLIGHT:-64}      # admin requests in flight (keep-alive)
@@ -130,6 +131,7 @@ bench() {
 		-inflight "$INFLIGHT" -size "$SIZE" "$@" | tee -a "$RESULTS"
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 start_servers
 for s in pushinator node; do
 	bench "$s" idle -mode idle -n "$IDLE_N" -procs "$IDLE_PROCS"
@@ -141,30 +143,35 @@ for s in pushinator node; do
 done
 stop_servers
 start_servers
-for s in pushinator node; do
-	bench "$s" one2one -mode one2one -users "$USERS" -duration "$DURATION"
+# Each round: every workload on pushinator, then on Node, so that both see the same machine.
+for r in $(seq "$REPEAT"); do
+	for s in pushinator node; do
+		bench "$s" "one2one#$r" -mode one2one -users "$USERS" -duration "$DURATION"
+	done
+	if [[ -z $RATE ]]; then
+		# The offered load of the p99 comparison: half of Node's closed-loop rate, which both
+		# servers sustain, so that the figure is the servers' latency rather than a queue's.
+		RATE=$("$BENCH" -report "$RESULTS" -figure node/one2one/deliveries_per_s | awk '{printf "%d", $1 * 0.5}')
+	fi
+	for s in pushinator node; do
+		bench "$s" "one2one-rate#$r" -mode one2one -users "$USERS" -duration "$DURATION" -rate "$RATE"
+	done
+	for s in pushinator node; do
+		bench "$s" "fanout#$r" -mode fanout -n "$FANOUT_N" -sends "$SENDS"
+	done
+	# Node has no equivalent of these (its admin API is register/send/list): the batch figure
+	# is compared with Node's 1:1 deliveries per second, broadcast with its fan-out.
+	bench pushinator "batch#$r" -mode batch -users "$USERS" -batch "$BATCH" -duration "$DURATION"
+	bench pushinator "broadcast#$r" -mode broadcast -n "$BROADCAST_N" -sends "$SENDS"
 done
-if [[ -z $RATE ]]; then
-	RATE=$("$BENCH" -report "$RESULTS" -figure node/one2one/deliveries_per_s | awk '{printf "%d", $1 * 0.5}')
-fi
-for s in pushinator node; do
-	bench "$s" one2one-rate -mode one2one -users "$USERS" -duration "$DURATION" -rate "$RATE"
-done
-for s in pushinator node; do
-	bench "$s" fanout -mode fanout -n "$FANOUT_N" -sends "$SENDS"
-done
-# Node has no equivalent of these (its admin API is register/send/list): the batch figure is
-# compared with Node's 1:1 deliveries per second, broadcast with its fan-out.
-bench pushinator batch -mode batch -users "$USERS" -batch "$BATCH" -duration "$DURATION"
-bench pushinator broadcast -mode broadcast -n "$BROADCAST_N" -sends "$SENDS"
 
 say "machine"
 {
 	echo "cpu: $(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 	echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); kernel $(uname -r)"
 	echo "go: $(go version | cut -d' ' -f3); node: $(node --version); socket.io (reference): $(node -p 'require("'"$WORK"'/anchor/node_modules/socket.io/package.json").version')"
-	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
-	echo "offered 1:1 load for the p99 comparison: $RATE requests/s; idle connections: $IDLE_N; fan-out: $FANOUT_N sessions × $SENDS sends"
+	echo "load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
+	echo "offered 1:1 load for the p99 comparison: $RATE requests/s; idle connections: $IDLE_N; fan-out: $FANOUT_N sessions × $SENDS sends; load workloads run $REPEAT time(s), medians shown"
 } >&2
-say "pushinator vs Node (ratio = pushinator / Node)"
+say "pushinator vs Node (ratio = pushinator / Node); every JSON line is in $RESULTS"
 "$BENCH" -report "$RESULTS"

@@ -84,7 +84,9 @@ func TestReportTable(t *testing.T) {
 		`{"server":"pushinator","tag":"idle","kib_per_connection":7.5,"connections":19500}`,
 		`{"server":"node","tag":"idle","kib_per_connection":14,"connections":19500}`,
 		`{"server":"pushinator","tag":"batch","deliveries_per_s":50000}`,
-		`{"server":"node","tag":"one2one","deliveries_per_s":13500}`,
+		`{"server":"node","tag":"one2one#1","deliveries_per_s":13500}`,
+		`{"server":"node","tag":"one2one#2","deliveries_per_s":99999}`,
+		`{"server":"node","tag":"one2one#3","deliveries_per_s":1000}`,
 	}, "\n")
 	var out bytes.Buffer
 	if err := report(strings.NewReader(in), &out, "pushinator", "node"); err != nil {

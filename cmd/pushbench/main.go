@@ -145,7 +145,7 @@ func main() {
 	if o.base == 0 {
 		// Distinct ids per run: a server that still holds a previous run's sessions (closing
 		// them takes it a moment) must not count them in this one.
-		o.base = (time.Now().Unix()%100000)*100000 + 1
+		o.base = (time.Now().UnixMilli()%100000)*100000 + 1
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -103,8 +104,10 @@ func printFigure(in io.Reader, out io.Writer, which string) error {
 }
 
 // readRuns reads JSON lines into "server/tag" → figure name → value; other lines are skipped.
+// Repeated runs of a workload are tagged "tag#N": each figure is then their median, which a
+// shared machine's passing load moves less than a mean.
 func readRuns(in io.Reader) (map[string]map[string]float64, error) {
-	runs := map[string]map[string]float64{}
+	all := map[string]map[string][]float64{}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -118,15 +121,33 @@ func readRuns(in io.Reader) (map[string]map[string]float64, error) {
 		}
 		server, _ := m["server"].(string)
 		tag, _ := m["tag"].(string)
-		figs := map[string]float64{}
+		tag, _, _ = strings.Cut(tag, "#")
+		key := server + "/" + tag
+		if all[key] == nil {
+			all[key] = map[string][]float64{}
+		}
 		for k, v := range m {
 			if f, ok := v.(float64); ok {
-				figs[k] = f
+				all[key][k] = append(all[key][k], f)
 			}
 		}
-		runs[server+"/"+tag] = figs
+	}
+	runs := map[string]map[string]float64{}
+	for key, figs := range all {
+		runs[key] = map[string]float64{}
+		for k, vs := range figs {
+			runs[key][k] = median(vs)
+		}
 	}
 	return runs, sc.Err()
+}
+
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func num(f float64) string {
