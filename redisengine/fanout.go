@@ -1,0 +1,241 @@
+package redisengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pushinator/pushinator/push"
+)
+
+// wireMessage is what the scripts publish: a message for some users of this node (Users), for
+// everyone (All), or a command (Op) every node acts on.
+type wireMessage struct {
+	Seq   uint64          `json:"seq"`
+	Users []string        `json:"users"`
+	All   bool            `json:"all"`
+	Event string          `json:"event"`
+	Data  json.RawMessage `json:"data"`
+	Op    string          `json:"op"`
+	User  string          `json:"user"`
+	Owner string          `json:"owner"`
+}
+
+// subscribe receives the node's channel and the broadcast channel on one connection until ctx
+// ends. go-redis re-dials and re-subscribes after an error; a message published while the
+// subscription was down is not lost: the resync that follows replays the logs.
+func (n *Node) subscribe(ctx context.Context) {
+	ps := n.rdb.Subscribe(ctx, n.key("node:"+n.opts.NodeID), n.key("all"))
+	go func() { <-ctx.Done(); ps.Close() }() // unblocks Receive
+	backoff := backoffMin
+	broken := false
+	for ctx.Err() == nil {
+		msg, err := ps.ReceiveTimeout(ctx, 2*heartbeatInterval)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Quiet channel: check the link (the reply comes back through Receive).
+				pctx, cancel := n.callCtx()
+				if perr := ps.Ping(pctx); perr != nil && ctx.Err() == nil {
+					broken = true
+				}
+				cancel()
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			broken = true
+			n.setUp(false, err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, backoffMax)
+			continue
+		}
+		backoff = backoffMin
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if broken && m.Channel == n.key("node:"+n.opts.NodeID) {
+				broken = false
+				n.requestResync()
+			}
+		case *redis.Message:
+			n.dispatch([]byte(m.Payload))
+		}
+	}
+}
+
+func (n *Node) requestResync() {
+	select {
+	case n.resyncCh <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch decodes one published message once and hands the same *push.Message to every
+// local session it is for (encoded once per node by the first session's gateway).
+func (n *Node) dispatch(payload []byte) {
+	var w wireMessage
+	if err := json.Unmarshal(payload, &w); err != nil {
+		n.log.Warn("ignoring an undecodable cluster message", "err", err)
+		return
+	}
+	switch w.Op {
+	case "kick":
+		n.mu.RLock()
+		b := n.owners[w.Owner]
+		n.mu.RUnlock()
+		if b != nil {
+			b.sess.Disconnect("replaced by a resumed connection")
+		}
+		return
+	case "unregister", "disconnect":
+		reason := "unregistered"
+		if w.Op == "disconnect" {
+			reason = "disconnected by the application"
+		}
+		n.mu.RLock()
+		list := n.users[w.User]
+		n.mu.RUnlock()
+		for _, b := range list {
+			b.sess.Disconnect(reason)
+		}
+		return
+	}
+	n.seen(w.Seq)
+	m := &push.Message{Seq: w.Seq, Event: w.Event, Data: w.Data}
+	delivered := 0
+	n.mu.RLock()
+	if w.All {
+		lists := make([][]*binding, 0, len(n.users))
+		for _, l := range n.users {
+			lists = append(lists, l)
+		}
+		n.mu.RUnlock()
+		for _, l := range lists {
+			for _, b := range l {
+				if b.deliver(m) {
+					delivered++
+				}
+			}
+		}
+	} else {
+		lists := make([][]*binding, 0, len(w.Users))
+		for _, id := range w.Users {
+			lists = append(lists, n.users[id])
+		}
+		n.mu.RUnlock()
+		for _, l := range lists {
+			for _, b := range l {
+				if b.deliver(m) {
+					delivered++
+				}
+			}
+		}
+	}
+	n.counters.delivered.Add(uint64(delivered))
+}
+
+// heartbeat publishes the node's address and figures every second, watches the link, and
+// resyncs after it came back.
+func (n *Node) heartbeat(ctx context.Context) {
+	backoff := backoffMin
+	t := time.NewTimer(heartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.resyncCh:
+			if err := n.resync(ctx); err != nil {
+				n.setUp(false, err)
+				n.requestResync() // again at the next successful beat
+			}
+			continue
+		case <-t.C:
+		}
+		if err := n.beat(ctx); err != nil {
+			n.setUp(false, err)
+			t.Reset(backoff)
+			backoff = min(2*backoff, backoffMax)
+			continue
+		}
+		n.setUp(true, nil)
+		backoff = backoffMin
+		t.Reset(heartbeatInterval)
+	}
+}
+
+func (n *Node) beat(ctx context.Context) error {
+	data, _ := json.Marshal(n.figures())
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := n.rdb.Pipelined(cctx, func(p redis.Pipeliner) error {
+		p.Set(cctx, n.key("node:"+n.opts.NodeID), data, heartbeatTTL)
+		p.SAdd(cctx, n.key("nodes"), n.opts.NodeID)
+		return nil
+	})
+	return err
+}
+
+// resync runs after the link came back: it re-counts this node's sessions in Redis (which
+// may have restarted empty), keeps the sequence above what the node saw, and replays to each
+// session what its user's log holds past the last message it got (published while the
+// subscription was down).
+func (n *Node) resync(ctx context.Context) error {
+	n.mu.RLock()
+	counts := make(map[string]int, len(n.users))
+	bindings := make(map[string][]*binding, len(n.users))
+	for id, l := range n.users {
+		counts[id] = len(l)
+		bindings[id] = l
+	}
+	n.mu.RUnlock()
+	cctx, cancel := context.WithTimeout(ctx, 4*callTimeout)
+	defer cancel()
+	if err := n.beat(ctx); err != nil {
+		return err
+	}
+	args := []any{n.opts.Prefix, n.now(), n.opts.NodeID, n.maxSeq.Load(), seqGap}
+	for id, c := range counts {
+		args = append(args, id, c)
+	}
+	if err := presenceScript.Run(cctx, n.rdb, nil, args...).Err(); err != nil {
+		return err
+	}
+	replayed := 0
+	for id, list := range bindings {
+		from := ^uint64(0)
+		for _, b := range list {
+			b.mu.Lock()
+			from = min(from, b.last)
+			b.mu.Unlock()
+		}
+		entries, err := n.rdb.ZRangeByScore(cctx, n.key("u:"+id+":log"), &redis.ZRangeBy{Min: "(" + uitoa(from), Max: "+inf"}).Result()
+		if err != nil {
+			return err
+		}
+		for _, m := range decodeEntries(toAny(entries)) {
+			for _, b := range list {
+				if b.deliver(m) {
+					replayed++
+				}
+			}
+		}
+	}
+	n.counters.delivered.Add(uint64(replayed))
+	n.log.Info("cluster state resynchronised", "sessions", len(counts), "replayed", replayed)
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

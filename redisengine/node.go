@@ -1,0 +1,204 @@
+// Package redisengine is the cluster engine: several pushinator nodes share users, kept
+// messages and resume records in one Redis server and act as one service. It implements
+// push.Engine, so the gateway and the admin API drive it like the memory hub.
+//
+// Guarantees (the memory engine's, cluster-wide):
+//   - a message is appended to each recipient's log atomically with its sequence number (one
+//     Lua script per send: INCR, ZADD, the "kept" mark and the PUBLISH run as one step), so
+//     every node sees sends in one order and numbers only grow;
+//   - a send reaches every live session of its users on every node: it is published once per
+//     node holding sessions of the recipients (each node subscribes to its own channel and a
+//     broadcast channel on ONE connection), and encoded once per node, not per recipient;
+//   - a message to a registered user with no live session on any node is kept (bounded in
+//     count, bytes and age) and delivered, in order, on that user's next authentication on any
+//     node; /user/send reports it as buffered;
+//   - a session that drops — also when its node dies (kill -9) — can resume on any node within
+//     the recovery window and gets every logged message after its offset exactly once and in
+//     order: replay and live delivery are ordered by the sequence number, and a session never
+//     takes a number at or below the last one it got;
+//   - when Redis is out of reach, connected sessions stay connected; calls that need Redis fail
+//     with push.ErrUnavailable (admin answers 503) instead of pretending; the node retries with
+//     backoff, logs once per change of state, and when Redis is back it re-counts its sessions
+//     there and replays to them what was logged meanwhile.
+//
+// Limits: the scripts compute key names, so Redis must be a single server (or a primary with
+// replicas), not Redis Cluster. A session counted on a node that died stops counting once the
+// node's heartbeat expires (3 s); until then a send to it is reported delivered and logged
+// for recovery rather than kept for the next authentication.
+package redisengine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pushinator/pushinator/push"
+)
+
+// Timing of the node's link with Redis.
+const (
+	heartbeatInterval = time.Second
+	heartbeatTTL      = 3 * heartbeatInterval // a node silent this long is dead to the others
+	callTimeout       = 2 * time.Second       // every Redis call; then the caller gets a 503
+	backoffMin        = 250 * time.Millisecond
+	backoffMax        = 5 * time.Second
+	liveRecordTTL     = 24 * time.Hour // a live session's pid record; refreshed on resume
+	seqGap            = 1 << 20        // added when Redis lost the sequence (restart without persistence)
+	maxPending        = 10000          // deliveries held for one session during its attach round trip
+)
+
+// Options configure a Node.
+type Options struct {
+	Addr, Password string
+	DB             int
+	Prefix         string // of every key and channel, e.g. "pushinator:"
+	NodeID         string // unique among live nodes; random when empty
+	ClientAddr     string // host:port where other nodes reach this node's client port (forwarding)
+
+	BufferSize         int
+	BufferBytes        int64
+	BufferTTL          time.Duration
+	RecoveryWindow     time.Duration
+	MaxSessionsPerUser int
+	Logger             *slog.Logger
+}
+
+// Node is one pushinator process of a cluster. It is safe for concurrent use.
+type Node struct {
+	opts Options
+	rdb  *redis.Client
+	log  *slog.Logger
+
+	mu       sync.RWMutex
+	users    map[string][]*binding // user id -> this node's live sessions (copy-on-write lists)
+	owners   map[string]*binding   // owner token -> live session here (for a takeover's kick)
+	serial   atomic.Uint64         // numbers this node's bindings (owner tokens)
+	maxSeq   atomic.Uint64         // highest sequence number this node has seen
+	up       atomic.Bool           // Redis answered the last call
+	resyncCh chan struct{}         // the subscription came back: replay what was missed
+
+	counters counters
+}
+
+type counters struct {
+	sent, delivered, authOK, authFailed, recovered, notRecovered atomic.Uint64
+}
+
+var _ push.Engine = (*Node)(nil)
+
+// New connects to Redis and checks that it answers. Run must then be called for the node to
+// receive messages and be seen by the others.
+func New(ctx context.Context, opts Options) (*Node, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.NodeID == "" {
+		var b [5]byte
+		rand.Read(b[:])
+		opts.NodeID = hex.EncodeToString(b[:])
+	}
+	n := &Node{
+		opts:     opts,
+		log:      opts.Logger.With("node", opts.NodeID),
+		users:    make(map[string][]*binding),
+		owners:   make(map[string]*binding),
+		resyncCh: make(chan struct{}, 1),
+	}
+	n.rdb = redis.NewClient(&redis.Options{
+		Addr: opts.Addr, Password: opts.Password, DB: opts.DB,
+		DialTimeout: callTimeout, ReadTimeout: callTimeout, WriteTimeout: callTimeout,
+		PoolTimeout: callTimeout, MaxRetries: 1,
+		MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond,
+		// No RESP3 client-side caching or maintenance notifications: plain commands only.
+		Protocol: 2,
+	})
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if err := n.rdb.Ping(cctx).Err(); err != nil {
+		n.rdb.Close()
+		return nil, fmt.Errorf("redisengine: %s: %w", opts.Addr, err)
+	}
+	n.up.Store(true)
+	return n, nil
+}
+
+// ID is the node's id: it prefixes the Engine.IO session ids this node issues.
+func (n *Node) ID() string { return n.opts.NodeID }
+
+// Run keeps the node's heartbeat and its subscription until ctx ends, then closes the Redis
+// connections.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.beat(ctx); err != nil {
+		n.setUp(false, err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); n.subscribe(ctx) }()
+	go func() { defer wg.Done(); n.heartbeat(ctx) }()
+	wg.Wait()
+	// Leave at once rather than after heartbeatTTL: sends stop counting this node's sessions.
+	dctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	n.rdb.Del(dctx, n.key("node:"+n.opts.NodeID))
+	cancel()
+	return n.rdb.Close()
+}
+
+func (n *Node) key(s string) string { return n.opts.Prefix + s }
+
+// unavailable wraps a Redis failure so that callers answer 503.
+func (n *Node) unavailable(op string, err error) error {
+	n.setUp(false, err)
+	return fmt.Errorf("redisengine: %s: redis %s: %w (%v)", op, n.opts.Addr, push.ErrUnavailable, err)
+}
+
+// setUp records the link's state and logs once per change.
+func (n *Node) setUp(up bool, err error) {
+	if n.up.Swap(up) == up {
+		return
+	}
+	if up {
+		n.log.Info("redis reachable again: cluster state shared again", "addr", n.opts.Addr)
+		select {
+		case n.resyncCh <- struct{}{}:
+		default:
+		}
+		return
+	}
+	n.log.Warn("redis unreachable: connected clients stay served; admin calls that need it answer 503 until it is back",
+		"addr", n.opts.Addr, "err", err)
+}
+
+// isRedisErr tells a failure of the link (retry later) from a reply (a bug or a script error).
+func isRedisErr(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
+}
+
+func (n *Node) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), callTimeout)
+}
+
+func (n *Node) now() string { return fmt.Sprint(time.Now().UnixMilli()) }
+
+// bounds are the buffer ARGVs every script that logs takes.
+func (n *Node) bounds() []any {
+	size := n.opts.BufferSize
+	return []any{size, n.opts.BufferBytes, n.opts.BufferTTL.Milliseconds(), n.opts.RecoveryWindow.Milliseconds()}
+}
+
+func (n *Node) seen(seq uint64) {
+	for {
+		cur := n.maxSeq.Load()
+		if seq <= cur || n.maxSeq.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
