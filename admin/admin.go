@@ -80,6 +80,7 @@ func New(svc Service, opts Options) *Handler {
 	h.route("/health", get, h.health)
 	h.route("/stats", get, h.stats)
 	h.handle("/metrics", get, h.writeMetrics)
+	h.mux.HandleFunc("/{$}", h.statusPage) // "/" itself, not every path
 	return h
 }
 
@@ -133,7 +134,7 @@ func (h *Handler) handle(path string, methods []string, fn http.HandlerFunc) {
 
 // ServeHTTP checks the token, then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Token != "" && !h.authorized(r) {
+	if h.opts.Token != "" && !h.authorized(r) && !isStatusPage(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pushinator"`)
 		h.reply(w, r, "", http.StatusUnauthorized, map[string]any{"error": "Unauthorized"})
 		return
