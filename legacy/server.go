@@ -30,8 +30,11 @@ type Options struct {
 	// noop; default 20s, and never more than half of CloseTimeout (the
 	// client gives up on a poll after its close timeout).
 	PollDuration time.Duration
-	MaxPayload   int64         // largest POST body or WebSocket message; default 1e6
-	CORSOrigins  []string      // allowed Origin values; "*" allows any (echoed back, with credentials)
+	MaxPayload   int64 // largest POST body or WebSocket message; default 1e6
+	// CORSOrigins are the allowed Origin values; "*" allows any. An allowed
+	// Origin is echoed back, with credentials; a handshake or WebSocket from
+	// another is refused (403). Requests without Origin always pass.
+	CORSOrigins  []string
 	QueueLimit   int           // packets waiting per socket; beyond it the socket is closed; default 1024
 	WriteTimeout time.Duration // every network write has this deadline; default 10s
 	Logger       *slog.Logger  // default: discard
@@ -74,7 +77,11 @@ type Handler interface {
 	// event "message" with the text as a JSON string); ack is nil unless
 	// the client asked for data in its acknowledgement.
 	Event(s *Socket, name string, args []json.RawMessage, ack func(args ...any) error)
-	// Disconnect is called exactly once per connected socket.
+	// Disconnect is called exactly once per connected socket, with one of:
+	// "client namespace disconnect" (the client's `0::` or ?disconnect),
+	// "server namespace disconnect" (Socket.Disconnect), "transport close",
+	// "transport error", "heartbeat timeout", "close timeout",
+	// "parse error", "slow client", "server shutting down".
 	Disconnect(s *Socket, reason string)
 }
 
