@@ -47,16 +47,26 @@ func New(hub push.Engine, opts Options) *Gateway {
 	return &Gateway{hub: hub, opts: opts, log: log}
 }
 
-// Message forms in push.Message's cache: with the recovery offset as last argument, or not.
+// Message forms in push.Message's cache: with the recovery offset as last argument, or not,
+// and the socket.io 0.9 (protocol 1) packet.
 const (
 	formPlain = iota
 	formWithOffset
+	formLegacy
 )
+
+// client is the connection a conn delivers to: a socket.io socket, or a socket.io 0.9 one.
+type client interface {
+	send(m *push.Message, withOffset bool) error
+	disconnect()
+	remoteAddr() string
+	transport() string
+}
 
 // conn is one socket as the hub sees it (a push.Session).
 type conn struct {
 	g *Gateway
-	s *socketio.Socket
+	s client
 
 	mu        sync.Mutex
 	ready     bool            // the CONNECT reply is out: deliveries go straight to the socket
@@ -64,14 +74,14 @@ type conn struct {
 	binding   *push.Binding
 	pid       string // recovery id; "" for clients that cannot recover (protocol v4)
 	authTimer *time.Timer
-	closed    bool
+	isClosed  bool
 }
 
 // Deliver queues m on the socket; before the CONNECT reply is out it waits in pending.
 func (c *conn) Deliver(m *push.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.isClosed {
 		return socketio.ErrClosed
 	}
 	if !c.ready {
@@ -81,9 +91,14 @@ func (c *conn) Deliver(m *push.Message) error {
 	return c.send(m)
 }
 
-func (c *conn) send(m *push.Message) error {
+func (c *conn) send(m *push.Message) error { return c.s.send(m, c.pid != "") }
+
+// sioClient is a socket.io (protocol v4/v5) socket.
+type sioClient struct{ s *socketio.Socket }
+
+func (c sioClient) send(m *push.Message, withOffset bool) error {
 	form := formPlain
-	if c.pid != "" {
+	if withOffset {
 		form = formWithOffset
 	}
 	p, _ := m.Encoded(form, encode(form)).(*socketio.Packet)
@@ -92,6 +107,10 @@ func (c *conn) send(m *push.Message) error {
 	}
 	return c.s.Send(p)
 }
+
+func (c sioClient) disconnect()        { c.s.Disconnect() }
+func (c sioClient) remoteAddr() string { return c.s.Engine().RemoteAddr() }
+func (c sioClient) transport() string  { return c.s.Engine().Transport() }
 
 func encode(form int) func(*push.Message) any {
 	return func(m *push.Message) any {
@@ -110,7 +129,7 @@ func encode(form int) func(*push.Message) any {
 }
 
 // Disconnect closes the socket (unregister, admin disconnect, slow client).
-func (c *conn) Disconnect(string) { c.s.Disconnect() }
+func (c *conn) Disconnect(string) { c.s.disconnect() }
 
 // connectPayload is what a v5 client may send with CONNECT: handshake auth and the recovery
 // fields the official client adds.
@@ -130,7 +149,7 @@ var (
 
 // Connect resumes or authenticates the socket when its CONNECT payload says so.
 func (g *Gateway) Connect(s *socketio.Socket, payload json.RawMessage) error {
-	c := &conn{g: g, s: s}
+	c := &conn{g: g, s: sioClient{s}}
 	var p connectPayload
 	if len(payload) > 0 {
 		// A payload that is not an object of this shape carries no auth: the socket then
@@ -143,7 +162,7 @@ func (g *Gateway) Connect(s *socketio.Socket, payload json.RawMessage) error {
 			c.binding, c.pid = b, p.PID
 			s.SetPID(p.PID)
 			s.SetData(c)
-			g.log.Debug("session recovered", "user", b.UserID(), "remote", s.Engine().RemoteAddr())
+			g.log.Debug("session recovered", "user", b.UserID(), "remote", c.s.remoteAddr())
 			return nil
 		}
 	}
@@ -170,24 +189,39 @@ func (g *Gateway) Connected(s *socketio.Socket) {
 		c.send(m)
 	}
 	c.pending = nil
-	if c.binding == nil && g.opts.AuthTimeout > 0 {
-		c.authTimer = time.AfterFunc(g.opts.AuthTimeout, func() {
-			c.mu.Lock()
-			authed := c.binding != nil
-			c.mu.Unlock()
-			if !authed {
-				g.log.Info("closing a connection that did not authenticate in time", "remote", s.Engine().RemoteAddr())
-				s.Disconnect()
-			}
-		})
+	c.armAuthTimerLocked()
+}
+
+// armAuthTimerLocked closes the connection if it has not authenticated within the timeout.
+func (c *conn) armAuthTimerLocked() {
+	g := c.g
+	if c.binding != nil || g.opts.AuthTimeout <= 0 {
+		return
 	}
+	c.authTimer = time.AfterFunc(g.opts.AuthTimeout, func() {
+		c.mu.Lock()
+		authed := c.binding != nil
+		c.mu.Unlock()
+		if !authed {
+			g.log.Info("closing a connection that did not authenticate in time", "remote", c.s.remoteAddr())
+			c.s.disconnect()
+		}
+	})
 }
 
 // Event handles the auth event; pushinator's clients send nothing else it acts on.
 func (g *Gateway) Event(s *socketio.Socket, name string, args []json.RawMessage, ack socketio.Ack) {
-	c := s.Data().(*conn)
+	if ack == nil { // a nil socketio.Ack must stay a nil func, not a func holding nil
+		s.Data().(*conn).event(name, args, nil)
+		return
+	}
+	s.Data().(*conn).event(name, args, ack)
+}
+
+// event handles a client event of either kind of socket; ack is nil when none was asked.
+func (c *conn) event(name string, args []json.RawMessage, ack func(args ...any) error) {
 	if name != AuthEvent {
-		g.log.Debug("ignoring client event", "event", name, "remote", s.Engine().RemoteAddr())
+		c.g.log.Debug("ignoring client event", "event", name, "remote", c.s.remoteAddr())
 		if ack != nil {
 			ack(map[string]any{"ok": false, "error": "unknown event"})
 		}
@@ -204,7 +238,7 @@ func (g *Gateway) Event(s *socketio.Socket, name string, args []json.RawMessage,
 		if ack != nil {
 			ack(map[string]any{"ok": false, "error": err.Error()})
 		}
-		s.Disconnect()
+		c.s.disconnect()
 		return
 	}
 	if ack != nil {
@@ -215,7 +249,7 @@ func (g *Gateway) Event(s *socketio.Socket, name string, args []json.RawMessage,
 // authenticate binds the socket to the user, or fails with the reason the client is told.
 func (c *conn) authenticate(rawID, rawHash json.RawMessage) error {
 	g := c.g
-	remote := c.s.Engine().RemoteAddr()
+	remote := c.s.remoteAddr()
 	id, err := push.ParseUserID(rawID)
 	if err != nil {
 		g.log.Info("auth refused: bad userId", "remote", remote)
@@ -257,19 +291,22 @@ func (c *conn) authenticate(rawID, rawHash json.RawMessage) error {
 	if old != nil { // the socket switched users
 		g.hub.Release(old, false)
 	}
-	g.log.Debug("authenticated", "user", id, "remote", remote, "transport", c.s.Engine().Transport())
+	g.log.Debug("authenticated", "user", id, "remote", remote, "transport", c.s.transport())
 	return nil
 }
 
 // Disconnect releases the socket's binding; a dropped (not deliberately closed) session may
 // resume within the recovery window.
 func (g *Gateway) Disconnect(s *socketio.Socket, reason string) {
-	c, ok := s.Data().(*conn)
-	if !ok {
-		return
+	if c, ok := s.Data().(*conn); ok {
+		c.closed(reason)
 	}
+}
+
+// closed ends the conn: its binding is released, resumable unless the close was deliberate.
+func (c *conn) closed(reason string) {
 	c.mu.Lock()
-	c.closed = true
+	c.isClosed = true
 	c.pending = nil
 	b := c.binding
 	if c.authTimer != nil {
@@ -278,7 +315,7 @@ func (g *Gateway) Disconnect(s *socketio.Socket, reason string) {
 	c.mu.Unlock()
 	if b != nil {
 		deliberate := reason == "client namespace disconnect" || reason == "server namespace disconnect"
-		g.hub.Release(b, !deliberate)
+		c.g.hub.Release(b, !deliberate)
 	}
 }
 

@@ -88,7 +88,7 @@ type Message struct {
 
 // MessageForms is how many distinct encodings of one message a hub's users may need (e.g. with
 // and without a recovery offset).
-const MessageForms = 2
+const MessageForms = 3
 
 type encodedForm struct {
 	once sync.Once
