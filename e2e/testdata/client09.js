@@ -1,0 +1,22 @@
+// The original pushinator's client flow with the real socket.io-client 0.9.16, in Node.
+// Argument (JSON): {url, transport, userId, hash, ack}. Prints JSON lines: connect, auth-ack,
+// message (the raw data the 0.9 client hands to on('message')), event, disconnect.
+const io = require("socket.io-client-v09");
+const spec = JSON.parse(process.argv[2]);
+const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+// The client loses its transports option in Node (its option merge skips the key "0"):
+// the global list is what a socket starts from.
+if (spec.transport) io.transports = [spec.transport];
+
+var socket = io.connect(spec.url, { "force new connection": true, reconnect: false });
+socket.on("connect", function () {
+  out({ type: "connect", transport: socket.socket.transport.name });
+  if (spec.ack) socket.emit("auth", spec.userId, spec.hash, function (res) { out({ type: "auth-ack", res: res }); });
+  else socket.emit("auth", spec.userId, spec.hash);
+});
+socket.on("message", function (message) { out({ type: "message", message: message }); });
+socket.on("news", function (data) { out({ type: "event", event: "news", args: [data] }); });
+socket.on("disconnect", function (reason) { out({ type: "disconnect", reason: reason }); });
+socket.on("error", function (e) { out({ type: "error", message: String(e) }); });
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
