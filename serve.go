@@ -18,9 +18,11 @@ import (
 	"github.com/pushinator/pushinator/daemon"
 	"github.com/pushinator/pushinator/engineio"
 	"github.com/pushinator/pushinator/gateway"
+	"github.com/pushinator/pushinator/legacy"
 	"github.com/pushinator/pushinator/limit"
 	"github.com/pushinator/pushinator/logging"
 	"github.com/pushinator/pushinator/push"
+	"github.com/pushinator/pushinator/redisengine"
 	"github.com/pushinator/pushinator/socketio"
 	"github.com/pushinator/pushinator/state"
 )
@@ -125,7 +127,9 @@ type server struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	hub    *push.Hub
+	node   *redisengine.Node // engine.type redis: the cluster engine, in place of hub
 	engine *engineio.Server
+	legacy *legacy.Server // socket.io 0.9 clients, under client.path + "1/"
 	cert   atomic.Pointer[tls.Certificate]
 
 	adminLn, clientLn   net.Listener
@@ -146,7 +150,14 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL,
 		RecoveryWindow: d.RecoveryWindow, MaxSessionsPerUser: cfg.Limits.MaxSessionsPerUser,
 	})
-	if path := cfg.Storage.Path; path != "" {
+	var eng push.Engine = s.hub
+	if cfg.Engine.Type == config.EngineRedis {
+		node, err := newClusterNode(cfg, log)
+		if err != nil {
+			return nil, fmt.Errorf("engine.redis: %w", err)
+		}
+		s.node, eng = node, node
+	} else if path := cfg.Storage.Path; path != "" {
 		snap, err := state.Load(path)
 		if err != nil {
 			return nil, fmt.Errorf("storage.path: %w", err)
@@ -158,13 +169,19 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 			log.Info("state restored", "path", path, "users", len(snap.Users), "saved", snap.SavedAt)
 		}
 	}
-	gw := gateway.New(s.hub, gateway.Options{AuthTimeout: cfg.Client.AuthTimeout, Recovery: d.RecoveryWindow > 0, Logger: log})
+	gw := gateway.New(eng, gateway.Options{AuthTimeout: cfg.Client.AuthTimeout, Recovery: d.RecoveryWindow > 0, Logger: log})
 	sio := socketio.NewServer(socketio.Options{ConnectTimeout: connectTimeout(cfg), Logger: log}, gw)
 	c := cfg.Client
 	s.engine = engineio.NewServer(engineOptions(cfg, log), sio)
 
 	mux := http.NewServeMux()
-	mux.Handle(c.Path, limit.NewHandshakes(s.engine, cfg.Limits.HandshakesPerSecondPerIP))
+	var client http.Handler = s.engine
+	if s.node != nil {
+		client = forwarding(s.engine, s.node, c, log)
+	}
+	mux.Handle(c.Path, limit.NewHandshakes(client, cfg.Limits.HandshakesPerSecondPerIP))
+	s.legacy = newLegacyServer(cfg, gw, log)
+	mux.Handle(c.Path+"1/", s.legacy)
 	s.clientSrv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -181,9 +198,9 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		}
 	}
 	s.adminSrv = &http.Server{
-		Handler: admin.New(s.hub, admin.Options{
+		Handler: admin.New(eng, admin.Options{
 			Token: cfg.Admin.Token, MaxBodyBytes: cfg.Admin.MaxBodyBytes, Logger: log,
-			Connections: s.connections,
+			Connections: s.connections, Node: nodeID(s.node),
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       adminReadTimeout,
@@ -302,7 +319,9 @@ func (s *server) serve(ctx context.Context, cancel context.CancelFunc) <-chan er
 			}
 		}
 	}()
-	if path := s.cfg.Storage.Path; path != "" {
+	if s.node != nil {
+		run("redis", func() error { return s.node.Run(ctx) })
+	} else if path := s.cfg.Storage.Path; path != "" {
 		saver := &state.Saver{Path: path, Hub: s.hub, Logger: s.log}
 		run("state", func() error { return saver.Run(ctx) })
 	}
@@ -333,12 +352,17 @@ func (s *server) shutdown() error {
 	// failure.
 	engineCtx, engineCancel := context.WithTimeout(ctx, clientsCloseTimeout)
 	defer engineCancel()
+	legacyDone := make(chan error, 1)
+	go func() { legacyDone <- s.legacy.Shutdown(engineCtx) }()
 	if err := s.engine.Shutdown(engineCtx); err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			s.log.Info("shutdown: dropping sessions of clients that did not come back for their close packet", "after", clientsCloseTimeout, "err", err)
 		} else {
 			errs = append(errs, fmt.Errorf("closing clients: %w", err))
 		}
+	}
+	if err := <-legacyDone; err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		errs = append(errs, fmt.Errorf("closing socket.io 0.9 clients: %w", err))
 	}
 	if err := s.clientSrv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("client port: %w", err))
@@ -371,12 +395,14 @@ func (s *server) reload(path string, logger *logging.Logger) {
 	s.log.Info("reloaded", "debug", cfg.Log.Debug)
 }
 
+// connections counts client connections by transport and protocol: Engine.IO 3 and 4, and 1
+// for socket.io 0.9 clients (socket.io protocol 1, no Engine.IO).
 func (s *server) connections() admin.Connections {
-	st := s.engine.Stats()
+	st, old := s.engine.Stats(), s.legacy.Stats()
 	return admin.Connections{
-		Total:       st.Sessions,
-		ByTransport: map[string]int{"websocket": st.WebSocket, "polling": st.Polling, "jsonp": st.JSONP},
-		ByProtocol:  map[int]int{3: st.EIO3, 4: st.EIO4},
+		Total:       st.Sessions + old.Sockets,
+		ByTransport: map[string]int{"websocket": st.WebSocket + old.WebSocket, "polling": st.Polling + old.XHR, "jsonp": st.JSONP + old.JSONP},
+		ByProtocol:  map[int]int{1: old.Sockets, 3: st.EIO3, 4: st.EIO4},
 	}
 }
 

@@ -1,0 +1,419 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The cluster tests run several pushinator nodes on one Redis: the one named by
+// PUSHINATOR_REDIS_ADDR (then it must answer: .ci/run starts one), else a local one on the
+// default port if it answers, else they are skipped with a message saying so.
+func clusterRedis(t *testing.T) string {
+	t.Helper()
+	if addr := os.Getenv("PUSHINATOR_REDIS_ADDR"); addr != "" {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatalf("PUSHINATOR_REDIS_ADDR=%s does not answer: %v", addr, err)
+		}
+		c.Close()
+		return addr
+	}
+	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 500*time.Millisecond)
+	if err != nil {
+		t.Skip("no Redis: set PUSHINATOR_REDIS_ADDR or run redis-server on 127.0.0.1:6379 (.ci/run does) to run the cluster tests")
+	}
+	c.Close()
+	return "127.0.0.1:6379"
+}
+
+// clusterPrefix is a Redis key prefix for this test only; its keys are deleted at the end.
+func clusterPrefix(t *testing.T, addr string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	prefix := "pushinator-e2e:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if keys, _ := c.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
+func redisEngine(addr, prefix string) string {
+	return fmt.Sprintf("engine: { type: 'redis', redis: { addr: '%s', prefix: '%s' } },", addr, prefix)
+}
+
+// startExampleNode runs examples/cluster/nodeN.conf with free ports, this test's Redis and
+// prefix, and a temporary pidfile: the shipped example itself, not a copy of it.
+func startExampleNode(t *testing.T, n int, redisAddr, prefix string) *server {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("../examples/cluster/node%d.conf", n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminPort, clientPort := freePort(t), freePort(t)
+	dir := t.TempDir()
+	cfg := strings.NewReplacer(
+		fmt.Sprintf("port: 960%d", n), fmt.Sprintf("port: %d", adminPort),
+		fmt.Sprintf("port: 970%d", n), fmt.Sprintf("port: %d", clientPort),
+		"'127.0.0.1:6379'", "'"+redisAddr+"'",
+		"prefix: 'pushinator:'", "prefix: '"+prefix+"'",
+		fmt.Sprintf("/tmp/pushinator-node%d.pid", n), filepath.Join(dir, "pushinator.pid"),
+	).Replace(string(data))
+	path := filepath.Join(dir, fmt.Sprintf("node%d.conf", n))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startWithConfig(t, path, fmt.Sprintf("http://127.0.0.1:%d", adminPort), fmt.Sprintf("http://127.0.0.1:%d", clientPort))
+}
+
+// waitClusterSessions waits until s reports n sessions cluster-wide (the other nodes' figures
+// come with their heartbeats).
+func (s *server) waitClusterSessions(n int) {
+	s.t.Helper()
+	waitFor(s.t, 10*time.Second, fmt.Sprintf("%d sessions in the cluster", n), func() bool {
+		_, st := s.getJSON("/stats")
+		return st["scope"] == "cluster" && st["sessions"] == float64(n)
+	})
+}
+
+// TestClusterExampleNodes: the two example nodes act as one service — a send on node 1
+// reaches a client on node 2, a broadcast reaches both, a message for a user with no session
+// anywhere is kept and delivered on its next authentication on the other node, and the admin
+// lists and stats say they are cluster-wide.
+func TestClusterExampleNodes(t *testing.T) {
+	addr := clusterRedis(t)
+	prefix := clusterPrefix(t, addr)
+	n1 := startExampleNode(t, 1, addr, prefix)
+	n2 := startExampleNode(t, 2, addr, prefix)
+
+	n1.mustAdmin("/user/register", `{"userId":5,"hash":"h5"}`)
+	n1.mustAdmin("/user/register", `{"userId":6,"hash":"h6"}`)
+	on2 := startClient(t, "user 5 on node 2", clientSpec{URL: n2.clientURL, Auth: []any{5, "h5"}, Ack: true})
+	if ev := on2.waitEvent("auth-ack", 10*time.Second); jsonString(ev["res"]) != `{"ok":true}` {
+		t.Fatalf("auth on node 2 of a user registered on node 1: %v", ev)
+	}
+	on1 := startClient(t, "user 6 on node 1", clientSpec{URL: n1.clientURL, Auth: []any{6, "h6"}, Ack: true})
+	on1.waitEvent("auth-ack", 10*time.Second)
+
+	if out := n1.mustAdmin("/user/send", `{"userId":5,"message":"from node 1"}`); out["delivered"] != float64(1) || out["buffered"] != float64(0) {
+		t.Fatalf("send on node 1: %v", out)
+	}
+	waitFor(t, 5*time.Second, "the message on node 2", func() bool { return len(on2.messages()) == 1 })
+	if out := n2.mustAdmin("/broadcast", `{"message":"everyone"}`); out["delivered"] != float64(2) {
+		t.Fatalf("broadcast on node 2: %v", out)
+	}
+	waitFor(t, 5*time.Second, "the broadcast on both nodes", func() bool {
+		return len(on1.messages()) == 1 && len(on2.messages()) == 2
+	})
+
+	if out := n2.mustAdmin("/user/send", `{"userId":7,"message":"nobody"}`); jsonString(out["unknownUsers"]) != `["7"]` {
+		t.Fatalf("send to an unknown user: %v", out)
+	}
+	n2.mustAdmin("/user/register", `{"userId":7,"hash":"h7"}`)
+	for _, m := range []string{"kept 1", "kept 2"} {
+		if out := n2.mustAdmin("/user/send", fmt.Sprintf(`{"userId":7,"message":%q}`, m)); out["buffered"] != float64(1) || out["delivered"] != float64(0) {
+			t.Fatalf("send to a user with no session: %v", out)
+		}
+	}
+	later := startClient(t, "user 7 on node 1", clientSpec{URL: n1.clientURL, Auth: []any{7, "h7"}, Ack: true})
+	later.waitEvent("auth-ack", 10*time.Second)
+	waitFor(t, 5*time.Second, "the kept messages on node 1", func() bool { return len(later.messages()) == 2 })
+	if got := jsonString(later.messages()); got != `["kept 1","kept 2"]` {
+		t.Fatalf("kept messages: %s", got)
+	}
+
+	_, list := n2.getJSON("/user/list")
+	if jsonString(list["users"]) != `["5","6","7"]` || list["scope"] != "cluster" {
+		t.Fatalf("/user/list on node 2: %v", list)
+	}
+	n1.waitClusterSessions(3)
+	_, st := n2.getJSON("/stats")
+	if st["users"] != float64(3) || st["node"] == nil || st["node"] == "" {
+		t.Fatalf("/stats on node 2: %v", st)
+	}
+	// Everything was received exactly once.
+	if got := jsonString(on2.messages()); got != `["from node 1","everyone"]` {
+		t.Fatalf("user 5 got %s", got)
+	}
+	if got := jsonString(on1.messages()); got != `["everyone"]` {
+		t.Fatalf("user 6 got %s", got)
+	}
+}
+
+// TestClusterThreeNodes: one send to several users reaches their sessions on three nodes,
+// including a user with sessions on two of them, each exactly once.
+func TestClusterThreeNodes(t *testing.T) {
+	addr := clusterRedis(t)
+	prefix := clusterPrefix(t, addr)
+	nodes := []*server{
+		startServer(t, "", redisEngine(addr, prefix)),
+		startServer(t, "", redisEngine(addr, prefix)),
+		startServer(t, "", redisEngine(addr, prefix)),
+	}
+	for id := 1; id <= 3; id++ {
+		nodes[id-1].mustAdmin("/user/register", fmt.Sprintf(`{"userId":%d,"hash":"h"}`, id))
+	}
+	var clients []*client
+	for i, spec := range []struct{ node, user int }{{0, 1}, {1, 2}, {2, 3}, {2, 1}} {
+		c := startClient(t, fmt.Sprintf("client %d", i), clientSpec{URL: nodes[spec.node].clientURL, Auth: []any{spec.user, "h"}, Ack: true})
+		c.waitEvent("auth-ack", 10*time.Second)
+		clients = append(clients, c)
+	}
+	for i, n := range nodes {
+		out := n.mustAdmin("/user/send", fmt.Sprintf(`{"userIds":[1,2,3],"message":"m%d"}`, i))
+		if out["delivered"] != float64(4) {
+			t.Fatalf("send on node %d: %v", i, out)
+		}
+	}
+	for i, c := range clients {
+		waitFor(t, 5*time.Second, fmt.Sprintf("3 messages on client %d", i), func() bool { return len(c.messages()) >= 3 })
+	}
+	nodes[1].waitClusterSessions(4)
+	for i, c := range clients {
+		if got := jsonString(c.messages()); got != `["m0","m1","m2"]` {
+			t.Fatalf("client %d got %s", i, got)
+		}
+	}
+}
+
+// switchProxy forwards TCP connections to a target that the test can change, and cuts the
+// open ones: a client behind it "reconnects to another node" as behind a load balancer.
+type switchProxy struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	target string
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
+}
+
+func startSwitchProxy(t *testing.T, target string) *switchProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &switchProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() { ln.Close(); p.cutAll(); p.wg.Wait() })
+	return p
+}
+
+func (p *switchProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *switchProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		s, err := net.DialTimeout("tcp", target, 2*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[s] = true, true
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(c, s)
+		go p.pipe(s, c)
+	}
+}
+
+func (p *switchProxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+	p.mu.Lock()
+	delete(p.conns, dst)
+	delete(p.conns, src)
+	p.mu.Unlock()
+}
+
+// switchTo sends new connections to target from now on.
+func (p *switchProxy) switchTo(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+}
+
+func (p *switchProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestClusterRecoveryAfterNodeKilled: node B dies (kill -9) with a client connected; the
+// client reconnects through the balancer to node A and recovers its session: every message
+// sent meanwhile arrives exactly once, in order, with socket.recovered true.
+func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
+	addr := clusterRedis(t)
+	prefix := clusterPrefix(t, addr)
+	a := startServer(t, "", redisEngine(addr, prefix))
+	b := startServer(t, "", redisEngine(addr, prefix))
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			if transport == "polling" {
+				b = startServer(t, "", redisEngine(addr, prefix)) // a fresh node B to kill
+			}
+			proxy := startSwitchProxy(t, strings.TrimPrefix(b.clientURL, "http://"))
+			a.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+			c := startClient(t, "client", clientSpec{URL: proxy.url(), Auth: []any{5, "h"}, Ack: true,
+				Opts: map[string]any{"transports": []string{transport}}})
+			c.waitEvent("auth-ack", 10*time.Second)
+			want := []string{"before"}
+			a.mustAdmin("/user/send", `{"userId":5,"message":"before"}`)
+			waitFor(t, 5*time.Second, "the first message", func() bool { return len(c.messages()) == 1 })
+
+			proxy.switchTo(strings.TrimPrefix(a.clientURL, "http://"))
+			b.cmd.Process.Kill() // kill -9: no release, no close packet
+			<-b.exited
+			for i := range 5 {
+				m := fmt.Sprintf("meanwhile %d", i)
+				want = append(want, m)
+				a.mustAdmin("/user/send", fmt.Sprintf(`{"userId":5,"message":%q}`, m))
+			}
+			if ev := c.waitEvent("connect", 20*time.Second); ev["recovered"] != true {
+				t.Fatalf("reconnected to node A with %v, want recovered", ev)
+			}
+			waitFor(t, 5*time.Second, "the messages sent meanwhile", func() bool { return len(c.messages()) >= len(want) })
+			a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`)
+			want = append(want, "after")
+			waitFor(t, 5*time.Second, "the message after recovery", func() bool { return len(c.messages()) >= len(want) })
+			if got := jsonString(c.messages()); got != jsonString(want) {
+				t.Fatalf("got %s, want %s", got, jsonString(want))
+			}
+			c.send(map[string]any{"cmd": "disconnect"})
+			c.waitEvent("disconnect", 5*time.Second)
+		})
+	}
+}
+
+// redisServer is a redis-server of this test only, on its own port, without persistence.
+type redisServer struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedisServer(t *testing.T, port int) *redisServer {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redis-server is not installed: the cluster tests need it (apt-get install redis-server)")
+	}
+	r := &redisServer{t: t, port: port}
+	r.cmd = exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.kill)
+	waitFor(t, 10*time.Second, "redis-server to answer", func() bool {
+		c, err := net.Dial("tcp", r.addr())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return r
+}
+
+func (r *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+
+func (r *redisServer) kill() {
+	if r.cmd.ProcessState == nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+	}
+}
+
+// TestClusterRedisRestart: Redis goes away mid-test. The nodes keep running and keep their
+// clients connected; admin calls that need Redis answer 503 with an error (never "OK"); each
+// node logs the change of state once; when Redis is back (empty: no persistence), the
+// application registers again and service resumes for the client that stayed connected.
+func TestClusterRedisRestart(t *testing.T) {
+	port := freePort(t)
+	rs := startRedisServer(t, port)
+	engine := redisEngine(rs.addr(), "restart:")
+	a := startServer(t, "", engine)
+	b := startServer(t, "", engine)
+	a.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+	c := startClient(t, "client on B", clientSpec{URL: b.clientURL, Auth: []any{5, "h"}, Ack: true})
+	c.waitEvent("auth-ack", 10*time.Second)
+	a.mustAdmin("/user/send", `{"userId":5,"message":"before"}`)
+	waitFor(t, 5*time.Second, "the first message", func() bool { return len(c.messages()) == 1 })
+
+	rs.kill()
+	for _, call := range []struct{ path, body string }{
+		{"/user/send", `{"userId":5,"message":"lost"}`},
+		{"/broadcast", `{"message":"lost"}`},
+		{"/user/register", `{"userId":6,"hash":"h"}`},
+		{"/user/list", ""},
+	} {
+		status, out := a.admin(call.path, call.body)
+		if status != http.StatusServiceUnavailable || out["result"] != nil || !strings.Contains(fmt.Sprint(out["error"]), "unavailable") {
+			t.Fatalf("%s while Redis is down: %d %v, want 503 with an error", call.path, status, out)
+		}
+	}
+	if _, st := b.getJSON("/stats"); st["scope"] != "node" {
+		t.Fatalf("/stats while Redis is down: %v, want the node's own figures", st)
+	}
+	waitFor(t, 10*time.Second, "both nodes to log that Redis is unreachable", func() bool {
+		return strings.Contains(a.out.String(), "redis unreachable") && strings.Contains(b.out.String(), "redis unreachable")
+	})
+
+	startRedisServer(t, port) // back, empty
+	waitFor(t, 20*time.Second, "registration to work again", func() bool {
+		status, _ := a.admin("/user/register", `{"userId":5,"hash":"h"}`)
+		return status == 200
+	})
+	// Node B counts its session in the new Redis again (with its heartbeat).
+	a.waitClusterSessions(1)
+	if out := a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`); out["delivered"] != float64(1) {
+		t.Fatalf("send after Redis came back: %v", out)
+	}
+	waitFor(t, 5*time.Second, "the message after Redis came back", func() bool { return len(c.messages()) == 2 })
+	if got := jsonString(c.messages()); got != `["before","after"]` {
+		t.Fatalf("client got %s", got)
+	}
+	if n := c.count("disconnect"); n != 0 {
+		t.Fatalf("the client was disconnected %d times while Redis was away", n)
+	}
+	for name, s := range map[string]*server{"A": a, "B": b} {
+		out := s.out.String()
+		if n := strings.Count(out, "redis unreachable"); n != 1 {
+			t.Errorf("node %s logged %d times that Redis is unreachable, want once:\n%s", name, n, out)
+		}
+		if n := strings.Count(out, "redis reachable again"); n != 1 {
+			t.Errorf("node %s logged %d times that Redis is back, want once:\n%s", name, n, out)
+		}
+	}
+	a.mustAdmin("/user/unregister", `{"userId":5}`)
+}
