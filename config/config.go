@@ -128,6 +128,7 @@ type Limits struct {
 	MaxConnections           int // limits.maxConnections: open client connections in this process
 	MaxSessionsPerUser       int // limits.maxSessionsPerUser
 	HandshakesPerSecondPerIP int // limits.handshakesPerSecondPerIP
+	AuthFailuresPerMinute    int // limits.authFailuresPerMinutePerIP: failed authentications per client IP before it is refused for the rest of the minute
 }
 
 // Normalized transport names in Client.Transports.
@@ -274,9 +275,10 @@ func (d *decoder) schema() fields {
 			},
 		},
 		"limits": fields{
-			"maxConnections":           d.integer(&c.Limits.MaxConnections, 0, maxInt),
-			"maxSessionsPerUser":       d.integer(&c.Limits.MaxSessionsPerUser, 0, maxInt),
-			"handshakesPerSecondPerIP": d.integer(&c.Limits.HandshakesPerSecondPerIP, 0, maxInt),
+			"maxConnections":             d.integer(&c.Limits.MaxConnections, 0, maxInt),
+			"maxSessionsPerUser":         d.integer(&c.Limits.MaxSessionsPerUser, 0, maxInt),
+			"handshakesPerSecondPerIP":   d.integer(&c.Limits.HandshakesPerSecondPerIP, 0, maxInt),
+			"authFailuresPerMinutePerIP": d.integer(&c.Limits.AuthFailuresPerMinute, 0, maxInt),
 		},
 	}
 }

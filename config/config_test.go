@@ -140,6 +140,7 @@ var allKeys = []string{
 	"storage.path",
 	"engine.type", "engine.redis.addr", "engine.redis.password", "engine.redis.db", "engine.redis.prefix",
 	"limits.maxConnections", "limits.maxSessionsPerUser", "limits.handshakesPerSecondPerIP",
+	"limits.authFailuresPerMinutePerIP",
 }
 
 func TestEmptyConfigsAreDefaults(t *testing.T) {
@@ -346,8 +347,8 @@ func TestKeys(t *testing.T) {
 		{in: `engine: {redis: {db: -1}}`, wantErr: `config: f.conf:2: engine.redis.db: expected an integer >= 0, got -1`},
 
 		// limits
-		{in: `limits: {maxConnections: 10000, maxSessionsPerUser: 10, handshakesPerSecondPerIP: 20}`, want: func(c *Config) {
-			c.Limits = Limits{10000, 10, 20}
+		{in: `limits: {maxConnections: 10000, maxSessionsPerUser: 10, handshakesPerSecondPerIP: 20, authFailuresPerMinutePerIP: 30}`, want: func(c *Config) {
+			c.Limits = Limits{10000, 10, 20, 30}
 		}},
 		{in: `limits: {maxConnections: -5}`, wantErr: `config: f.conf:2: limits.maxConnections: expected an integer >= 0, got -5`},
 

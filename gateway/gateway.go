@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pushinator/pushinator/limit"
 	"github.com/pushinator/pushinator/push"
 	"github.com/pushinator/pushinator/socketio"
 )
@@ -28,8 +29,18 @@ const AuthEvent = "auth"
 type Options struct {
 	AuthTimeout time.Duration // close sockets not authenticated by then; 0: never
 	Recovery    bool          // offer connection state recovery to socket.io v5 clients
-	Logger      *slog.Logger
+	// Failures counts failed authentications per client IP and refuses an IP that failed too
+	// often; nil: no per-IP limit (each failure still costs its connection).
+	Failures *limit.Failures
+	Logger   *slog.Logger
 }
+
+// failureDelay is how long a failed authentication waits before it is answered: nothing for a
+// client that mistyped, but it caps each connection's guessing rate, and a guesser's
+// connection is cut after its first failure anyway.
+const failureDelay = 200 * time.Millisecond
+
+var errTooManyFailures = errors.New("too many failed authentications from this address; try again later")
 
 // Gateway is the socketio.Handler of pushinator.
 type Gateway struct {
@@ -235,6 +246,7 @@ func (c *conn) event(name string, args []json.RawMessage, ack func(args ...any) 
 		hash = args[1]
 	}
 	if err := c.authenticate(userID, hash); err != nil {
+		time.Sleep(failureDelay)
 		if ack != nil {
 			ack(map[string]any{"ok": false, "error": err.Error()})
 		}
@@ -250,6 +262,21 @@ func (c *conn) event(name string, args []json.RawMessage, ack func(args ...any) 
 func (c *conn) authenticate(rawID, rawHash json.RawMessage) error {
 	g := c.g
 	remote := c.s.remoteAddr()
+	ip := limit.IP(remote)
+	if g.opts.Failures.Blocked(ip) {
+		g.log.Info("auth refused: too many failures from this address", "remote", remote)
+		return errTooManyFailures
+	}
+	err := c.checkAndBind(rawID, rawHash, remote)
+	if errors.Is(err, errUnauthorized) {
+		g.opts.Failures.Fail(ip)
+	}
+	return err
+}
+
+// checkAndBind does authenticate's work once the address may try.
+func (c *conn) checkAndBind(rawID, rawHash json.RawMessage, remote string) error {
+	g := c.g
 	id, err := push.ParseUserID(rawID)
 	if err != nil {
 		g.log.Info("auth refused: bad userId", "remote", remote)
