@@ -320,3 +320,24 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("%d of 20 handshakes in a burst refused, want at least 10 with a limit of 5/s", refused)
 	}
 }
+
+// TestAuthFailuresPerIP: an address that keeps failing is refused at once, even with the
+// right hash, for the rest of the minute; other users of the server are not affected.
+func TestAuthFailuresPerIP(t *testing.T) {
+	requireNode(t)
+	s := startServer(t, "", "limits: { authFailuresPerMinutePerIP: 3 },")
+	s.mustAdmin("/user/register", `{"userId":1,"hash":"right"}`)
+	for i := 0; i < 3; i++ {
+		c := startClient(t, fmt.Sprint("guess ", i), clientSpec{URL: s.clientURL, Auth: []any{1, fmt.Sprint("guess", i)}, Ack: true,
+			Opts: map[string]any{"transports": []string{"websocket"}, "reconnection": false}})
+		if ack := c.waitEvent("auth-ack", 10*time.Second); jsonString(ack["res"]) != `{"error":"unauthorized","ok":false}` {
+			t.Fatalf("guess %d: %v", i, ack)
+		}
+	}
+	c := startClient(t, "right after guesses", clientSpec{URL: s.clientURL, Auth: []any{1, "right"}, Ack: true,
+		Opts: map[string]any{"transports": []string{"websocket"}, "reconnection": false}})
+	ack := c.waitEvent("auth-ack", 10*time.Second)
+	if res, _ := ack["res"].(map[string]any); res["ok"] != false || !strings.Contains(fmt.Sprint(res["error"]), "too many failed") {
+		t.Fatalf("after 3 failures from the address: %v", ack)
+	}
+}
