@@ -169,7 +169,10 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 			log.Info("state restored", "path", path, "users", len(snap.Users), "saved", snap.SavedAt)
 		}
 	}
-	gw := gateway.New(eng, gateway.Options{AuthTimeout: cfg.Client.AuthTimeout, Recovery: d.RecoveryWindow > 0, Logger: log})
+	gw := gateway.New(eng, gateway.Options{
+		AuthTimeout: cfg.Client.AuthTimeout, Recovery: d.RecoveryWindow > 0, Logger: log,
+		Failures: limit.NewFailures(cfg.Limits.AuthFailuresPerMinute, time.Minute),
+	})
 	sio := socketio.NewServer(socketio.Options{ConnectTimeout: connectTimeout(cfg), Logger: log}, gw)
 	c := cfg.Client
 	s.engine = engineio.NewServer(engineOptions(cfg, log), sio)
