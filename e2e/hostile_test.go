@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -340,4 +341,38 @@ func TestAuthFailuresPerIP(t *testing.T) {
 	if res, _ := ack["res"].(map[string]any); res["ok"] != false || !strings.Contains(fmt.Sprint(res["error"]), "too many failed") {
 		t.Fatalf("after 3 failures from the address: %v", ack)
 	}
+}
+
+// TestAdminPortWarnsAndTimesOut: an admin port beyond loopback without a token is warned about
+// at start, and a request that never finishes on the admin port is closed too.
+func TestAdminPortWarnsAndTimesOut(t *testing.T) {
+	adminPort, clientPort := freePort(t), freePort(t)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{"pidfile":%q,"admin":{"host":"0.0.0.0","port":%d},"client":{"host":"127.0.0.1","port":%d}}`, dir+"/pid", adminPort, clientPort)
+	os.WriteFile(dir+"/p.conf", []byte(cfg), 0o600)
+	s := startWithConfig(t, dir+"/p.conf", fmt.Sprintf("http://127.0.0.1:%d", adminPort), fmt.Sprintf("http://127.0.0.1:%d", clientPort))
+	if !strings.Contains(s.out.String(), "admin port listens beyond loopback without admin.token") {
+		t.Fatalf("no warning for an open admin port:\n%s", s.out)
+	}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", adminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("POST /user/send HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"userId\":"))
+	c.SetReadDeadline(time.Now().Add(45 * time.Second))
+	start := time.Now()
+	data, _ := io.ReadAll(c)
+	if time.Since(start) > 40*time.Second {
+		t.Fatal("an admin request that never finished was never closed")
+	}
+	t.Logf("closed after %v with %q", time.Since(start).Round(time.Second), firstLine(string(data)))
+	s.mustAdmin("/user/register", `{"userId":1,"hash":"h"}`)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
