@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/pushinator/pushinator/legacy"
 	"github.com/pushinator/pushinator/push"
@@ -31,11 +32,7 @@ func (c legacyClient) disconnect()        { c.s.Disconnect() }
 func (c legacyClient) remoteAddr() string { return c.s.RemoteAddr() }
 func (c legacyClient) transport() string  { return c.s.Transport() }
 
-var errLegacyEncode = legacyError("gateway: message could not be encoded for a socket.io 0.9 client")
-
-type legacyError string
-
-func (e legacyError) Error() string { return string(e) }
+var errLegacyEncode = errors.New("gateway: message could not be encoded for a socket.io 0.9 client")
 
 func encodeLegacy(m *push.Message) any {
 	if m.Event == "message" {
