@@ -32,7 +32,7 @@ func (n *Node) subscribe(ctx context.Context) {
 	ps := n.rdb.Subscribe(ctx, n.key("node:"+n.opts.NodeID), n.key("all"))
 	go func() { <-ctx.Done(); ps.Close() }() // unblocks Receive
 	backoff := backoffMin
-	broken := false
+	broken, subscribed := false, false
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, 2*heartbeatInterval)
 		if err != nil {
@@ -58,20 +58,18 @@ func (n *Node) subscribe(ctx context.Context) {
 		backoff = backoffMin
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			if m.Channel == n.key("node:"+n.opts.NodeID) && !subscribed {
+				subscribed = true
+				close(n.subReady)
+			}
 			if broken && m.Channel == n.key("node:"+n.opts.NodeID) {
 				broken = false
-				n.requestResync()
+				n.synced.Store(false) // messages published meanwhile are only in the logs
+
 			}
 		case *redis.Message:
 			n.dispatch([]byte(m.Payload))
 		}
-	}
-}
-
-func (n *Node) requestResync() {
-	select {
-	case n.resyncCh <- struct{}{}:
-	default:
 	}
 }
 
@@ -139,25 +137,30 @@ func (n *Node) dispatch(payload []byte) {
 	n.counters.delivered.Add(uint64(delivered))
 }
 
-// heartbeat publishes the node's address and figures every second, watches the link, and
-// resyncs after it came back.
+// heartbeat publishes the node's address and figures every second and watches the link;
+// after a failure it retries with backoff and resyncs once Redis answers.
 func (n *Node) heartbeat(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-n.subReady:
+	}
 	backoff := backoffMin
-	t := time.NewTimer(heartbeatInterval)
+	t := time.NewTimer(0) // the first beat at once
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-n.resyncCh:
-			if err := n.resync(ctx); err != nil {
-				n.setUp(false, err)
-				n.requestResync() // again at the next successful beat
-			}
-			continue
 		case <-t.C:
 		}
-		if err := n.beat(ctx); err != nil {
+		var err error
+		if n.synced.Load() {
+			err = n.beat(ctx)
+		} else {
+			err = n.resync(ctx)
+		}
+		if err != nil {
 			n.setUp(false, err)
 			t.Reset(backoff)
 			backoff = min(2*backoff, backoffMax)
@@ -186,6 +189,11 @@ func (n *Node) beat(ctx context.Context) error {
 // session what its user's log holds past the last message it got (published while the
 // subscription was down).
 func (n *Node) resync(ctx context.Context) error {
+	n.resyncMu.Lock()
+	defer n.resyncMu.Unlock()
+	if n.synced.Load() {
+		return nil // done by another caller meanwhile
+	}
 	n.mu.RLock()
 	counts := make(map[string]int, len(n.users))
 	bindings := make(map[string][]*binding, len(n.users))
@@ -196,14 +204,15 @@ func (n *Node) resync(ctx context.Context) error {
 	n.mu.RUnlock()
 	cctx, cancel := context.WithTimeout(ctx, 4*callTimeout)
 	defer cancel()
-	if err := n.beat(ctx); err != nil {
-		return err
-	}
 	args := []any{n.opts.Prefix, n.now(), n.opts.NodeID, n.maxSeq.Load(), seqGap}
 	for id, c := range counts {
 		args = append(args, id, c)
 	}
 	if err := presenceScript.Run(cctx, n.rdb, nil, args...).Err(); err != nil {
+		return err
+	}
+	// The heartbeat after the presence: a node that sees this one alive sees its sessions.
+	if err := n.beat(ctx); err != nil {
 		return err
 	}
 	replayed := 0
@@ -227,6 +236,8 @@ func (n *Node) resync(ctx context.Context) error {
 		}
 	}
 	n.counters.delivered.Add(uint64(replayed))
+	n.synced.Store(true)
+	n.setUp(true, nil)
 	n.log.Info("cluster state resynchronised", "sessions", len(counts), "replayed", replayed)
 	return nil
 }

@@ -77,13 +77,17 @@ type Node struct {
 	rdb  *redis.Client
 	log  *slog.Logger
 
-	mu       sync.RWMutex
-	users    map[string][]*binding // user id -> this node's live sessions (copy-on-write lists)
-	owners   map[string]*binding   // owner token -> live session here (for a takeover's kick)
-	serial   atomic.Uint64         // numbers this node's bindings (owner tokens)
-	maxSeq   atomic.Uint64         // highest sequence number this node has seen
-	up       atomic.Bool           // Redis answered the last call
-	resyncCh chan struct{}         // the subscription came back: replay what was missed
+	mu     sync.RWMutex
+	users  map[string][]*binding // user id -> this node's live sessions (copy-on-write lists)
+	owners map[string]*binding   // owner token -> live session here (for a takeover's kick)
+	serial atomic.Uint64         // numbers this node's bindings (owner tokens)
+	maxSeq atomic.Uint64         // highest sequence number this node has seen
+	up     atomic.Bool           // Redis answered the last call
+	// synced is false after a failure seen on the link or a re-subscription: before the
+	// next script, the node re-counts its sessions, lifts the sequence and replays (resync).
+	synced   atomic.Bool
+	resyncMu sync.Mutex
+	subReady chan struct{} // closed when the subscription is first confirmed
 
 	counters counters
 }
@@ -110,7 +114,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		log:      opts.Logger.With("node", opts.NodeID),
 		users:    make(map[string][]*binding),
 		owners:   make(map[string]*binding),
-		resyncCh: make(chan struct{}, 1),
+		subReady: make(chan struct{}),
 	}
 	n.rdb = redis.NewClient(&redis.Options{
 		Addr: opts.Addr, Password: opts.Password, DB: opts.DB,
@@ -127,18 +131,18 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("redisengine: %s: %w", opts.Addr, err)
 	}
 	n.up.Store(true)
+	n.synced.Store(true)
 	return n, nil
 }
 
 // ID is the node's id: it prefixes the Engine.IO session ids this node issues.
 func (n *Node) ID() string { return n.opts.NodeID }
 
-// Run keeps the node's heartbeat and its subscription until ctx ends, then closes the Redis
-// connections.
+// Run keeps the node's subscription and heartbeat until ctx ends, then closes the Redis
+// connections. The first heartbeat (other nodes then count this node's sessions) and the first
+// session wait until the subscription is confirmed, so that no message published for this
+// node before it listens is lost.
 func (n *Node) Run(ctx context.Context) error {
-	if err := n.beat(ctx); err != nil {
-		n.setUp(false, err)
-	}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); n.subscribe(ctx) }()
@@ -159,21 +163,51 @@ func (n *Node) unavailable(op string, err error) error {
 	return fmt.Errorf("redisengine: %s: redis %s: %w (%v)", op, n.opts.Addr, push.ErrUnavailable, err)
 }
 
-// setUp records the link's state and logs once per change.
+// setUp records the link's state and logs once per change. A failure also marks the node
+// for a resync.
 func (n *Node) setUp(up bool, err error) {
+	if !up {
+		n.synced.Store(false)
+	}
 	if n.up.Swap(up) == up {
 		return
 	}
 	if up {
 		n.log.Info("redis reachable again: cluster state shared again", "addr", n.opts.Addr)
-		select {
-		case n.resyncCh <- struct{}{}:
-		default:
-		}
 		return
 	}
 	n.log.Warn("redis unreachable: connected clients stay served; admin calls that need it answer 503 until it is back",
 		"addr", n.opts.Addr, "err", err)
+}
+
+// ready resyncs first when the link failed since the last resync; callers of scripts use it so
+// that no number is handed out below what the nodes have seen.
+func (n *Node) ready(op string) error {
+	select {
+	case <-n.subReady:
+	default:
+		t := time.NewTimer(callTimeout)
+		defer t.Stop()
+		select {
+		case <-n.subReady:
+		case <-t.C:
+			return fmt.Errorf("redisengine: %s: not subscribed to redis %s yet: %w", op, n.opts.Addr, push.ErrUnavailable)
+		}
+	}
+	if n.synced.Load() {
+		return nil
+	}
+	if !n.up.Load() {
+		// Down since the last call: answer at once rather than after a timeout; the heartbeat
+		// retries with backoff and resyncs when Redis is back.
+		return fmt.Errorf("redisengine: %s: redis %s: %w", op, n.opts.Addr, push.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*callTimeout)
+	defer cancel()
+	if err := n.resync(ctx); err != nil {
+		return n.fail(op, err)
+	}
+	return nil
 }
 
 // isRedisErr tells a failure of the link (retry later) from a reply (a bug or a script error).

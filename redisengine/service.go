@@ -13,6 +13,9 @@ import (
 
 // Register creates the user or replaces its hash, for every node. Live sessions stay.
 func (n *Node) Register(userID, hash string) error {
+	if err := n.ready("register"); err != nil {
+		return err
+	}
 	if hash == "" {
 		return push.ErrInvalidHash
 	}
@@ -32,6 +35,9 @@ func (n *Node) Register(userID, hash string) error {
 
 // Unregister removes the user and what is kept for it; every node closes its sessions.
 func (n *Node) Unregister(userID string) (bool, error) {
+	if err := n.ready("unregister"); err != nil {
+		return false, err
+	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
 	v, err := unregisterScript.Run(ctx, n.rdb, nil, n.opts.Prefix, n.now(), userID).Int()
@@ -43,6 +49,9 @@ func (n *Node) Unregister(userID string) (bool, error) {
 
 // DisconnectUser closes the user's sessions on every node and returns how many were live.
 func (n *Node) DisconnectUser(userID string) (int, bool, error) {
+	if err := n.ready("disconnect"); err != nil {
+		return 0, false, err
+	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
 	v, err := disconnectScript.Run(ctx, n.rdb, nil, n.opts.Prefix, n.now(), userID).Int()
@@ -57,6 +66,9 @@ func (n *Node) DisconnectUser(userID string) (int, bool, error) {
 
 // Users lists the registered user ids of the whole cluster, sorted.
 func (n *Node) Users() ([]string, error) {
+	if err := n.ready("users"); err != nil {
+		return nil, err
+	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
 	ids, err := n.rdb.SMembers(ctx, n.key("users")).Result()
@@ -70,6 +82,9 @@ func (n *Node) Users() ([]string, error) {
 // Send logs the message for each user and publishes it to the nodes holding their sessions.
 // Delivered counts the live sessions it was published to, cluster-wide.
 func (n *Node) Send(userIDs []string, event string, data json.RawMessage) (push.SendResult, error) {
+	if err := n.ready("send"); err != nil {
+		return push.SendResult{}, err
+	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
 	args := []any{n.opts.Prefix, n.now(), event, string(data)}
@@ -97,6 +112,9 @@ func (n *Node) Send(userIDs []string, event string, data json.RawMessage) (push.
 // Broadcast publishes the message to every node; users with a live session log it for
 // recovery, users with none do not keep it.
 func (n *Node) Broadcast(event string, data json.RawMessage) (int, error) {
+	if err := n.ready("broadcast"); err != nil {
+		return 0, err
+	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
 	args := []any{n.opts.Prefix, n.now(), event, string(data)}
@@ -150,6 +168,9 @@ func (n *Node) Stats() push.Stats {
 		Sessions: local.Sessions, MessagesSent: local.Sent, Deliveries: local.Delivered,
 		AuthOK: local.AuthOK, AuthFailed: local.AuthFailed, Recovered: local.Recovered,
 		NotRecovered: local.NotRecovered, Scope: "node",
+	}
+	if !n.up.Load() {
+		return st
 	}
 	ctx, cancel := n.callCtx()
 	defer cancel()

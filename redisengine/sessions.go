@@ -122,6 +122,10 @@ func (n *Node) newBinding(userID, pid string, sess push.Session) *binding {
 // Authenticate checks the hash in Redis and attaches sess; the messages kept for the user on
 // any node are delivered to it first, in order.
 func (n *Node) Authenticate(userID, hash string, sess push.Session, pid string) (*push.Binding, error) {
+	if err := n.ready("authenticate"); err != nil {
+		n.counters.authFailed.Add(1)
+		return nil, err
+	}
 	b := n.newBinding(userID, pid, sess)
 	n.add(b)
 	ctx, cancel := n.callCtx()
@@ -158,6 +162,10 @@ func (n *Node) Authenticate(userID, hash string, sess push.Session, pid string) 
 // Resume attaches sess as the continuation of the session pid, which may have lived on any
 // node: it gets every logged message after offset, exactly once and in order.
 func (n *Node) Resume(pid string, offset string, sess push.Session) (*push.Binding, error) {
+	if err := n.ready("resume"); err != nil {
+		n.counters.notRecovered.Add(1)
+		return nil, err
+	}
 	if offset != "" {
 		if _, err := strconv.ParseUint(offset, 10, 64); err != nil {
 			n.counters.notRecovered.Add(1)
@@ -224,6 +232,11 @@ func (n *Node) Release(pb *push.Binding, resumable bool) {
 	b.pending = nil
 	b.mu.Unlock()
 	n.remove(b)
+	if !n.up.Load() {
+		// Not waiting for a timeout per session: the resync when Redis is back re-counts this
+		// node's sessions, and the pid record stays resumable (taken over on resume).
+		return
+	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
 	res := "0"
