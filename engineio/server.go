@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/wsframe"
 )
 
 // Options configure a Server. Zero durations and sizes take the defaults
@@ -438,7 +440,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errBadHandshake)
 		return
 	}
-	if isWS && !isWebSocketRequest(r) {
+	if isWS && !wsframe.IsUpgradeRequest(r) {
 		writeError(w, errBadRequest)
 		return
 	}

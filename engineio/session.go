@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/wsframe"
 )
 
 // Errors returned by Session.Send.
@@ -68,8 +70,8 @@ type Session struct {
 	reason        string
 	queue         []packet
 	pollWake      chan struct{} // non-nil while a GET waits for packets
-	ws            *wsConn       // the WebSocket carrying the session
-	probe         *wsConn       // a WebSocket being probed for the upgrade
+	ws            *wsframe.Conn // the WebSocket carrying the session
+	probe         *wsframe.Conn // a WebSocket being probed for the upgrade
 	timer         *time.Timer   // heartbeat, then close timeout
 	due           int64         // when timer is meant to fire, nanoseconds since srv.epoch
 }
@@ -199,11 +201,11 @@ func (s *Session) finishLocked(reason string, final byte) (fire bool) {
 	}
 	s.wakePollLocked()
 	if s.ws != nil {
-		go s.ws.shutdown(s.srv.opts.WriteTimeout)
+		go s.ws.Shutdown(s.srv.opts.WriteTimeout)
 		s.ws = nil
 	}
 	if s.probe != nil {
-		go s.probe.shutdown(s.srv.opts.WriteTimeout)
+		go s.probe.Shutdown(s.srv.opts.WriteTimeout)
 		s.probe = nil
 	}
 	s.srv.remove(s)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/wsframe"
 )
 
 // Errors returned by Socket.Send.
@@ -64,7 +66,7 @@ type Socket struct {
 	final      []byte        // what a poll of a finished socket gets
 	pollWake   chan struct{} // the waiting poll's wake-up, nil when none waits
 	pollGen    uint64        // bumped by each poll; an older poll that sees it changed ends
-	ws         *wsConn
+	ws         *wsframe.Conn
 	flushing   bool // a WebSocket flusher goroutine runs
 	awaitingHB bool // a heartbeat is out; the client's answer is due
 	// closeAfterConnect is the reason of a Disconnect (or shutdown) asked
@@ -244,7 +246,7 @@ func (s *Socket) finishLocked(reason string, final []byte) (fire bool) {
 		}
 	}
 	if s.ws != nil {
-		go s.ws.shutdown(s.srv.opts.WriteTimeout)
+		go s.ws.Shutdown(s.srv.opts.WriteTimeout)
 		s.ws = nil
 	}
 	if s.counted {

@@ -1,0 +1,166 @@
+// Package wsframe is the server side of RFC 6455 WebSocket connections as
+// both push protocols (Engine.IO and socket.io 0.9) use them: the upgrade,
+// unmasked frame headers, deadline-bounded writes under one write lock,
+// and reading whole messages with control frames answered and fragments
+// assembled.
+//
+// Guarantees:
+//   - Every write has the deadline its caller passes; writes on one Conn
+//     never interleave.
+//   - Shutdown never waits on a write under way: it sends its close frame
+//     only when the connection is free, and closes the connection anyway.
+//   - Reader never holds more than maxPayload bytes of one message, and
+//     the buffers the upgrade left behind are dropped, so an idle
+//     connection holds only its small read buffer.
+package wsframe
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Close frames a server sends (unmasked): 1000 normal closure, 1009
+// message too big.
+const (
+	CloseNormal = "\x88\x02\x03\xe8"
+	CloseTooBig = "\x88\x02\x03\xf1"
+)
+
+// Opcodes of the frames a server writes.
+const (
+	OpText   byte = 0x1
+	OpBinary byte = 0x2
+	OpPong   byte = 0xa
+)
+
+// Conn is one server-side WebSocket connection. Frames are written under
+// one lock, so a flusher and a reader answering control frames may write
+// concurrently.
+type Conn struct {
+	conn net.Conn
+	wmu  sync.Mutex
+}
+
+// IsUpgradeRequest reports whether r asks for a WebSocket.
+func IsUpgradeRequest(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// Upgrade completes the WebSocket handshake and returns the connection
+// and the source its frames are read from. The hijacked buffers are
+// dropped (only bytes already read past the request are kept), so the
+// connection holds no HTTP-sized buffer. It reports false, with the
+// response already written or the connection closed, when the handshake
+// fails.
+func Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, io.Reader, bool) {
+	conn, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, nil, false
+	}
+	var src io.Reader = conn
+	if rw != nil && rw.Reader.Buffered() > 0 {
+		pre := make([]byte, rw.Reader.Buffered())
+		io.ReadFull(rw.Reader, pre)
+		src = &prefixReader{pre: pre, r: conn}
+	}
+	return &Conn{conn: conn}, src, true
+}
+
+// NewConn wraps an established WebSocket connection (tests, or a caller
+// that did its own handshake).
+func NewConn(conn net.Conn) *Conn { return &Conn{conn: conn} }
+
+// prefixReader replays bytes the HTTP server read past the upgrade request.
+type prefixReader struct {
+	pre []byte
+	r   io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
+// Close closes the connection without a close frame.
+func (c *Conn) Close() error { return c.conn.Close() }
+
+// Shutdown sends a normal close frame if no write is under way, then
+// closes.
+func (c *Conn) Shutdown(timeout time.Duration) {
+	if c.wmu.TryLock() {
+		c.conn.SetWriteDeadline(time.Now().Add(timeout))
+		io.WriteString(c.conn, CloseNormal)
+		c.wmu.Unlock()
+	}
+	c.conn.Close()
+}
+
+// WriteRaw writes pre-encoded frames within timeout.
+func (c *Conn) WriteRaw(b []byte, timeout time.Duration) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := c.conn.Write(b)
+	return err
+}
+
+// WriteBuffered writes what fn writes to bw, all within timeout: bw is
+// pointed at the connection for the call and detached after it, so a
+// pooled writer can serve many connections.
+func (c *Conn) WriteBuffered(bw *bufio.Writer, timeout time.Duration, fn func(*bufio.Writer)) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	bw.Reset(c.conn)
+	c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	fn(bw)
+	err := bw.Flush()
+	bw.Reset(nil)
+	return err
+}
+
+// AppendHeader appends a final, unmasked frame header for n payload bytes.
+func AppendHeader(dst []byte, op byte, n int) []byte {
+	dst = append(dst, 0x80|op)
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n <= 0xffff:
+		return append(dst, 126, byte(n>>8), byte(n))
+	default:
+		return append(dst, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// WriteHeader writes the header AppendHeader appends. Byte by byte: a
+// header array passed to Write would escape to the heap.
+func WriteHeader(bw *bufio.Writer, op byte, n int) {
+	bw.WriteByte(0x80 | op)
+	switch {
+	case n < 126:
+		bw.WriteByte(byte(n))
+	case n <= 0xffff:
+		bw.WriteByte(126)
+		bw.WriteByte(byte(n >> 8))
+		bw.WriteByte(byte(n))
+	default:
+		bw.WriteByte(127)
+		for shift := 56; shift >= 0; shift -= 8 {
+			bw.WriteByte(byte(n >> shift))
+		}
+	}
+}

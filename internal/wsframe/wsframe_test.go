@@ -1,0 +1,238 @@
+package wsframe
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+func TestAppendHeader(t *testing.T) {
+	for _, tt := range []struct {
+		op   byte
+		n    int
+		want string
+	}{
+		{OpText, 0, "\x81\x00"},
+		{OpText, 125, "\x81\x7d"},
+		{OpBinary, 126, "\x82\x7e\x00\x7e"},
+		{OpText, 0xffff, "\x81\x7e\xff\xff"},
+		{OpText, 0x10000, "\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00"},
+		{OpPong, 3, "\x8a\x03"},
+	} {
+		if got := string(AppendHeader(nil, tt.op, tt.n)); got != tt.want {
+			t.Errorf("AppendHeader(%#x, %d) = %q, want %q", tt.op, tt.n, got, tt.want)
+		}
+		var buf bytes.Buffer
+		bw := bufio.NewWriter(&buf)
+		WriteHeader(bw, tt.op, tt.n)
+		bw.Flush()
+		if buf.String() != tt.want {
+			t.Errorf("WriteHeader(%#x, %d) = %q, want %q", tt.op, tt.n, buf.String(), tt.want)
+		}
+		// A client library reads the header back.
+		h, err := ws.ReadHeader(strings.NewReader(tt.want))
+		if err != nil || !h.Fin || h.Masked || h.Length != int64(tt.n) || byte(h.OpCode) != tt.op {
+			t.Errorf("header %q reads as %+v, %v", tt.want, h, err)
+		}
+	}
+}
+
+// pair returns a server Conn and the client's end of a loopback TCP
+// connection.
+func pair(t *testing.T) (*Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return NewConn(server), client
+}
+
+func send(t *testing.T, c net.Conn, frames ...ws.Frame) {
+	t.Helper()
+	for _, f := range frames {
+		if err := ws.WriteFrame(c, ws.MaskFrameInPlace(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func expectFrame(t *testing.T, c net.Conn, op ws.OpCode, payload string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := ws.ReadFrame(c)
+	if err != nil || f.Header.OpCode != op || string(f.Payload) != payload {
+		t.Fatalf("got %+v %q %v, want op %v %q", f.Header, f.Payload, err, op, payload)
+	}
+}
+
+func TestReaderMessages(t *testing.T) {
+	sc, client := pair(t)
+	r := sc.NewReader(sc.conn, 256, 100, 5*time.Second)
+	send(t, client,
+		ws.NewTextFrame([]byte("4hello")),
+		ws.NewFrame(ws.OpBinary, false, []byte{1, 2}),
+		ws.NewPingFrame([]byte("p")), // control frames may come between fragments
+		ws.NewFrame(ws.OpContinuation, false, nil),
+		ws.NewFrame(ws.OpContinuation, true, []byte{3}),
+		ws.NewPongFrame([]byte("ignored")),
+		ws.NewTextFrame(nil),
+	)
+	for _, want := range []struct {
+		op   ws.OpCode
+		data string
+	}{{ws.OpText, "4hello"}, {ws.OpBinary, "\x01\x02\x03"}, {ws.OpText, ""}} {
+		op, data, err := r.Next(5 * time.Second)
+		if err != nil || op != want.op || string(data) != want.data {
+			t.Fatalf("Next = %v %q %v, want %v %q", op, data, err, want.op, want.data)
+		}
+	}
+	expectFrame(t, client, ws.OpPong, "p")
+	// The close handshake: the server answers.
+	send(t, client, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "")))
+	if _, _, err := r.Next(5 * time.Second); !errors.Is(err, ErrPeerClosed) || !Closed(err) {
+		t.Fatalf("after close: %v", err)
+	}
+	expectFrame(t, client, ws.OpClose, "\x03\xe8")
+}
+
+func TestReaderErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		frames []ws.Frame
+		want   error
+		reply  string // the close frame's body the client gets, if any
+	}{
+		{"too big", []ws.Frame{ws.NewTextFrame(make([]byte, 11))}, ErrTooBig, "\x03\xf1"},
+		{"fragments too big", []ws.Frame{
+			ws.NewFrame(ws.OpText, false, make([]byte, 6)),
+			ws.NewFrame(ws.OpContinuation, true, make([]byte, 5)),
+		}, ErrTooBig, "\x03\xf1"},
+		{"stray continuation", []ws.Frame{ws.NewFrame(ws.OpContinuation, true, []byte("x"))}, ErrProtocol, ""},
+		{"message inside a message", []ws.Frame{
+			ws.NewFrame(ws.OpText, false, []byte("a")),
+			ws.NewTextFrame([]byte("b")),
+		}, ErrProtocol, ""},
+		{"unknown opcode", []ws.Frame{ws.NewFrame(ws.OpCode(0x3), true, nil)}, ErrProtocol, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, client := pair(t)
+			r := sc.NewReader(sc.conn, 256, 10, 5*time.Second)
+			send(t, client, tt.frames...)
+			_, _, err := r.Next(5 * time.Second)
+			if !errors.Is(err, tt.want) || Closed(err) {
+				t.Fatalf("Next: %v, want %v", err, tt.want)
+			}
+			if tt.reply != "" {
+				expectFrame(t, client, ws.OpClose, tt.reply)
+			}
+		})
+	}
+}
+
+func TestReaderIdleDeadline(t *testing.T) {
+	sc, _ := pair(t)
+	r := sc.NewReader(sc.conn, 256, 10, time.Second)
+	_, _, err := r.Next(10 * time.Millisecond)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || Closed(err) {
+		t.Fatalf("Next on a silent connection: %v, want a timeout", err)
+	}
+}
+
+func TestReaderEOF(t *testing.T) {
+	sc, client := pair(t)
+	r := sc.NewReader(sc.conn, 256, 10, time.Second)
+	client.Write([]byte{0x81}) // half a header
+	client.Close()
+	if _, _, err := r.Next(5 * time.Second); !Closed(err) {
+		t.Fatalf("Next after the client left: %v, want Closed", err)
+	}
+}
+
+func TestShutdownAndWrites(t *testing.T) {
+	sc, client := pair(t)
+	if err := sc.WriteRaw(AppendHeader([]byte(nil), OpText, 2), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(nil, 64)
+	err := sc.WriteBuffered(bw, time.Second, func(bw *bufio.Writer) {
+		bw.WriteString("hi")
+		WriteHeader(bw, OpText, 3)
+		bw.WriteString("abc")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bw.Buffered() != 0 {
+		t.Error("the writer still holds bytes")
+	}
+	expectFrame(t, client, ws.OpText, "hi")
+	expectFrame(t, client, ws.OpText, "abc")
+	sc.Shutdown(time.Second)
+	expectFrame(t, client, ws.OpClose, "\x03\xe8")
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := client.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after Shutdown: %v, want EOF", err)
+	}
+}
+
+// FuzzReader: any bytes from a client end in messages within the limit
+// or an error, never a panic or a message over the limit.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("\x81\x85\x00\x00\x00\x00hello"))
+	f.Add([]byte("\x01\x81\x00\x00\x00\x00a\x80\x81\x00\x00\x00\x00b"))
+	f.Add([]byte("\x89\x80\x00\x00\x00\x00\x88\x80\x00\x00\x00\x00"))
+	f.Add([]byte("\x81\x7f\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := NewConn(&scriptConn{in: bytes.NewReader(data)})
+		r := c.NewReader(c.conn, 256, 64, time.Second)
+		for {
+			op, msg, err := r.Next(time.Second)
+			if err != nil {
+				return
+			}
+			if op != ws.OpText && op != ws.OpBinary {
+				t.Fatalf("message with opcode %v", op)
+			}
+			if len(msg) > 64 {
+				t.Fatalf("message of %d bytes over the limit", len(msg))
+			}
+		}
+	})
+}
+
+// scriptConn is a connection whose client sends fixed bytes and takes
+// whatever the server writes.
+type scriptConn struct {
+	net.Conn // not called
+	in       *bytes.Reader
+}
+
+func (c *scriptConn) Read(b []byte) (int, error)       { return c.in.Read(b) }
+func (c *scriptConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (c *scriptConn) Close() error                     { return nil }
+func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
