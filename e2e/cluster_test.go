@@ -359,6 +359,7 @@ func (r *redisServer) kill() {
 // node logs the change of state once; when Redis is back (empty: no persistence), the
 // application registers again and service resumes for the client that stayed connected.
 func TestClusterRedisRestart(t *testing.T) {
+	clusterRedis(t) // skipped, or made mandatory, like every cluster test; it runs its own server
 	port := freePort(t)
 	rs := startRedisServer(t, port)
 	engine := redisEngine(rs.addr(), "restart:")
