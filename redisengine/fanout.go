@@ -146,6 +146,7 @@ func (n *Node) heartbeat(ctx context.Context) {
 	case <-n.subReady:
 	}
 	backoff := backoffMin
+	beats, cursor := 0, "0"
 	t := time.NewTimer(0) // the first beat at once
 	defer t.Stop()
 	for {
@@ -168,8 +169,24 @@ func (n *Node) heartbeat(ctx context.Context) {
 		}
 		n.setUp(true, nil)
 		backoff = backoffMin
+		if beats++; beats%sweepEvery == 0 {
+			cursor = n.sweep(ctx, cursor)
+		}
 		t.Reset(heartbeatInterval)
 	}
+}
+
+// sweep prunes the next slice of users and returns the cursor to go on from.
+func (n *Node) sweep(ctx context.Context, cursor string) string {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	args := []any{n.opts.Prefix, n.now(), cursor, sweepBatch}
+	next, err := sweepScript.Run(cctx, n.rdb, nil, append(args, n.bounds()...)...).Text()
+	if err != nil {
+		n.log.Debug("sweep", "err", err)
+		return cursor
+	}
+	return next
 }
 
 func (n *Node) beat(ctx context.Context) error {

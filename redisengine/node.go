@@ -53,6 +53,8 @@ const (
 	liveRecordTTL     = 24 * time.Hour // a live session's pid record; refreshed on resume
 	seqGap            = 1 << 20        // added when Redis lost the sequence (restart without persistence)
 	maxPending        = 10000          // deliveries held for one session during its attach round trip
+	sweepEvery        = 5              // heartbeats between two sweeps of expired messages
+	sweepBatch        = 500            // users pruned per sweep
 )
 
 // Options configure a Node.

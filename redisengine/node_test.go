@@ -310,3 +310,27 @@ func TestBufferBounds(t *testing.T) {
 	a.Authenticate("1", "h", s, "")
 	s.waitMessages(t, "b", "c")
 }
+
+// TestSweepExpiresKeptMessages: a message kept for a user nobody sends to or connects as any
+// more expires after bufferTTL and leaves the kept count, as in the memory engine.
+func TestSweepExpiresKeptMessages(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := testPrefix(t, addr)
+	a, _ := startNode(t, addr, prefix, func(o *Options) { o.BufferTTL = 50 * time.Millisecond })
+	a.Register("1", "h")
+	a.Send([]string{"1"}, "message", msg("short-lived"))
+	if st := a.Stats(); st.Kept != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	waitFor(t, "the sweep to expire it", func() bool {
+		a.sweep(context.Background(), "0")
+		st := a.Stats()
+		return st.Kept == 0 && st.MessagesExpired == 1
+	})
+	s := &fakeSession{}
+	if _, err := a.Authenticate("1", "h", s, ""); err != nil {
+		t.Fatal(err)
+	}
+	a.Send([]string{"1"}, "message", msg("fresh"))
+	s.waitMessages(t, "fresh")
+}

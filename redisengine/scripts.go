@@ -168,6 +168,8 @@ return {total, seq}
 // attachScript authenticates a session and counts it on its node: the messages kept for the
 // user are returned to it (and are no longer kept) in the same step, so that a send running
 // at the same time is either among them or published after it — never lost, never twice.
+// The hash is compared as SHA-256 digests: timing can at most tell how much of the stored
+// digest an attacker's own digest matches, which does not help to find a matching secret.
 // ARGV: p, now, node, id, hashHex, pid, owner, size, maxBytes, ttl, rec, maxSessions, liveTTL.
 // Returns {"ok", seqNow, startAt, entries...} or {"unauthorized"} / {"toomany"}.
 var attachScript = redis.NewScript(prelude + `
@@ -316,4 +318,17 @@ for i = 6, #ARGV, 2 do
   redis.call('SADD', p .. 'online', ARGV[i])
 end
 return 1
+`)
+
+// sweepScript prunes a slice of the users (SSCAN from a cursor), so that messages of users
+// nobody sends to or connects as any more still expire (and leave the "kept" count) like in the
+// memory engine, without a pass over every user at once.
+// ARGV: p, now, cursor, count, size, maxBytes, ttl, rec. Returns the next cursor ("0": done).
+var sweepScript = redis.NewScript(prelude + `
+local size, maxBytes, ttl, rec = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local r = redis.call('SSCAN', p .. 'users', ARGV[3], 'COUNT', ARGV[4])
+for _, id in ipairs(r[2]) do
+  prune(ukey(id), size, maxBytes, ttl, rec)
+end
+return r[1]
 `)
