@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -333,4 +334,74 @@ func TestSweepExpiresKeptMessages(t *testing.T) {
 	}
 	a.Send([]string{"1"}, "message", msg("fresh"))
 	s.waitMessages(t, "fresh")
+}
+
+// TestResumeWhileSending: a session hops between two nodes (dropped, resumed on the other one
+// with its last offset) while both nodes send to it; put together, its connections got every
+// message exactly once, in send order.
+func TestResumeWhileSending(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := testPrefix(t, addr)
+	a, _ := startNode(t, addr, prefix, nil)
+	b, _ := startNode(t, addr, prefix, nil)
+	nodes := []*Node{a, b}
+	a.Register("u", "h")
+	const total = 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range total {
+			// One sender: the send order is the order the user must see.
+			if _, err := nodes[i%2].Send([]string{"u"}, "message", msg(fmt.Sprint(i))); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var sessions []*fakeSession
+	s := &fakeSession{}
+	bd, err := a.Authenticate("u", "h", s, "hop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions = append(sessions, s)
+	for hop := 1; ; hop++ {
+		select {
+		case <-done:
+		default:
+			time.Sleep(5 * time.Millisecond) // let some messages arrive on this connection
+			nodes[(hop+1)%2].Release(bd, true)
+			offset := ""
+			if s.mu.Lock(); len(s.seqs) > 0 {
+				offset = uitoa(s.seqs[len(s.seqs)-1])
+			}
+			s.mu.Unlock()
+			s = &fakeSession{}
+			if bd, err = nodes[hop%2].Resume("hop", offset, s); err != nil {
+				t.Fatalf("hop %d: %v", hop, err)
+			}
+			sessions = append(sessions, s)
+			continue
+		}
+		break
+	}
+	var want []string
+	for i := range total {
+		want = append(want, fmt.Sprint(i))
+	}
+	waitFor(t, "every message", func() bool {
+		n := 0
+		for _, s := range sessions {
+			n += len(s.messages())
+		}
+		return n >= total
+	})
+	var got []string
+	for _, s := range sessions {
+		got = append(got, s.messages()...)
+	}
+	if jsonString(got) != jsonString(want) {
+		t.Fatalf("over %d connections got %d messages: %v", len(sessions), len(got), got)
+	}
+	t.Logf("%d messages over %d connections on two nodes", total, len(sessions))
 }
