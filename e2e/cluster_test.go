@@ -278,10 +278,18 @@ func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
 	prefix := clusterPrefix(t, addr)
 	a := startServer(t, "", redisEngine(addr, prefix))
 	b := startServer(t, "", redisEngine(addr, prefix))
-	for _, transport := range []string{"websocket", "polling"} {
-		t.Run(transport, func(t *testing.T) {
-			if transport == "polling" {
-				b = startServer(t, "", redisEngine(addr, prefix)) // a fresh node B to kill
+	for i, tc := range []struct {
+		name, transport string
+		graceful        bool // SIGTERM instead of kill -9: the node tells its clients, then exits
+	}{
+		{"websocket", "websocket", false},
+		{"polling", "polling", false},
+		{"websocket, node stopped by SIGTERM", "websocket", true},
+	} {
+		transport := tc.transport
+		t.Run(tc.name, func(t *testing.T) {
+			if i > 0 {
+				b = startServer(t, "", redisEngine(addr, prefix)) // a fresh node B to stop
 			}
 			proxy := startSwitchProxy(t, strings.TrimPrefix(b.clientURL, "http://"))
 			a.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
@@ -293,8 +301,12 @@ func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
 			waitFor(t, 5*time.Second, "the first message", func() bool { return len(c.messages()) == 1 })
 
 			proxy.switchTo(strings.TrimPrefix(a.clientURL, "http://"))
-			b.cmd.Process.Kill() // kill -9: no release, no close packet
-			<-b.exited
+			if tc.graceful {
+				b.stop()
+			} else {
+				b.cmd.Process.Kill() // kill -9: no release, no close packet
+				<-b.exited
+			}
 			for i := range 5 {
 				m := fmt.Sprintf("meanwhile %d", i)
 				want = append(want, m)
