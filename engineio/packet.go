@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/pushinator/pushinator/internal/wire"
 )
 
 // Packet types, as the character that starts an encoded packet.
@@ -128,27 +130,6 @@ func appendV4Payload(dst []byte, pkts []packet) []byte {
 	return dst
 }
 
-// utf16Len is the length JavaScript gives the string s: UTF-16 code units.
-// An invalid byte becomes U+FFFD on the client, one unit.
-func utf16Len(s []byte) int {
-	n := 0
-	for i := 0; i < len(s); {
-		if s[i] < utf8.RuneSelf {
-			n++
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-		i += size
-	}
-	return n
-}
-
 // appendV3StringPacket appends one packet of a v3 string payload:
 // "<len>:<packet>", len in UTF-16 code units; binary as "b4<base64>".
 func appendV3StringPacket(dst []byte, p packet) []byte {
@@ -158,7 +139,7 @@ func appendV3StringPacket(dst []byte, p packet) []byte {
 		dst = append(dst, ':', 'b', p.typ)
 		return base64.StdEncoding.AppendEncode(dst, p.data)
 	}
-	dst = strconv.AppendInt(dst, int64(1+utf16Len(p.data)), 10)
+	dst = strconv.AppendInt(dst, int64(1+wire.UTF16Len(p.data)), 10)
 	dst = append(dst, ':', p.typ)
 	return append(dst, p.data...)
 }
@@ -245,17 +226,7 @@ func decodeV3StringPayload(body []byte, fn func(packet) error) error {
 			return fmt.Errorf("%w: bad length prefix", errParse)
 		}
 		rest := body[colon+1:]
-		// Walk n UTF-16 units.
-		i, units := 0, 0
-		for units < n && i < len(rest) {
-			r, size := utf8.DecodeRune(rest[i:])
-			if r >= 0x10000 {
-				units += 2
-			} else {
-				units++
-			}
-			i += size
-		}
+		i, units := wire.UTF16Cut(rest, n)
 		if units != n {
 			return fmt.Errorf("%w: length prefix %d exceeds payload", errParse, n)
 		}

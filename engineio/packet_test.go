@@ -165,14 +165,6 @@ func trunc(s string) string {
 	return s
 }
 
-func TestUTF16Len(t *testing.T) {
-	for s, want := range map[string]int{"": 0, "abc": 3, "é": 1, "😀": 2, "\xff": 1, "a😀é": 4} {
-		if got := utf16Len([]byte(s)); got != want {
-			t.Errorf("utf16Len(%q) = %d, want %d", s, got, want)
-		}
-	}
-}
-
 func TestParseQuery(t *testing.T) {
 	q, _ := url.ParseQuery("EIO=3&transport=polling&sid=abc&j=1x2&b64=1")
 	rq := parseQuery(q)

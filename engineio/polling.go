@@ -4,8 +4,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/wire"
 )
 
 // servePoll answers a polling GET: at once when packets are queued,
@@ -147,17 +148,7 @@ func (srv *Server) writePayload(w http.ResponseWriter, pkts []packet, proto uint
 		body = appendV3StringPayload(body, pkts)
 	}
 	*bp = body
-	h := w.Header()
-	h.Set("Content-Type", ctype)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(body); err != nil {
-		return err
-	}
-	return rc.Flush()
+	return wire.WritePoll(w, ctype, body, srv.opts.WriteTimeout)
 }
 
 // servePost takes a polling POST: a payload of packets from the client.

@@ -3,8 +3,6 @@ package engineio
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushinator/pushinator/internal/wire"
 	"github.com/pushinator/pushinator/internal/wsframe"
 )
 
@@ -102,8 +101,9 @@ type Server struct {
 	byKind  [3]atomic.Int64
 	byProto [2]atomic.Int64 // [0] v3, [1] v4
 
-	writers sync.Pool // *bufio.Writer of writeBufferSize
-	bodies  sync.Pool // *[]byte: polling response bodies
+	cors    wire.Origins // opts.CORSOrigins
+	writers sync.Pool    // *bufio.Writer of writeBufferSize
+	bodies  sync.Pool    // *[]byte: polling response bodies
 }
 
 // NewServer returns a Server that hands new sessions to h.
@@ -134,7 +134,7 @@ func NewServer(opts Options, h Handler) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), sessions: make(map[string]*Session), lingering: make(map[string]*Session)}
+	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), cors: wire.Origins(opts.CORSOrigins), sessions: make(map[string]*Session), lingering: make(map[string]*Session)}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
 	s.bodies.New = func() any { b := make([]byte, 0, writeBufferSize); return &b }
 	return s
@@ -291,35 +291,6 @@ func writeJSONError(w http.ResponseWriter, status, code int, msg string) {
 	w.Write(b)
 }
 
-// newSessionID returns 20 URL-safe characters from 15 random bytes.
-func newSessionID() string {
-	var b [15]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics rather than return short)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// originAllowed reports whether the Origin may read polling responses.
-func (srv *Server) originAllowed(origin string) bool {
-	for _, o := range srv.opts.CORSOrigins {
-		if o == "*" || o == origin {
-			return true
-		}
-	}
-	return false
-}
-
-// setCORS echoes an allowed Origin, with credentials.
-func (srv *Server) setCORS(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" || !srv.originAllowed(origin) {
-		return
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Add("Vary", "Origin")
-}
-
 // request is the Engine.IO part of a request's query.
 type request struct {
 	eio       int    // 3 or 4; 0 when missing or invalid
@@ -372,19 +343,13 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodOptions {
-		srv.setCORS(w, r)
-		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-			w.Header().Set("Access-Control-Allow-Headers", rh)
-		}
-		w.Header().Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusNoContent)
+		srv.cors.Preflight(w, r, "GET,HEAD,PUT,PATCH,POST,DELETE")
 		return
 	}
 	rq := parseQuery(r.URL.Query())
 	isWS := rq.transport == "websocket"
 	if !isWS {
-		srv.setCORS(w, r)
+		srv.cors.SetCORS(w, r)
 	}
 
 	var kind transportKind
@@ -449,7 +414,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isWS {
-		if origin := r.Header.Get("Origin"); origin != "" && !srv.originAllowed(origin) {
+		if origin := r.Header.Get("Origin"); origin != "" && !srv.cors.Allowed(origin) {
 			writeError(w, errForbidden)
 			return
 		}
@@ -460,7 +425,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s := &Session{
 		srv:    srv,
-		id:     newSessionID(),
+		id:     wire.NewID(),
 		remote: r.RemoteAddr,
 		proto:  uint8(rq.eio),
 		kind:   kind,

@@ -799,17 +799,6 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-func TestSessionIDs(t *testing.T) {
-	seen := map[string]bool{}
-	for i := 0; i < 1000; i++ {
-		id := newSessionID()
-		if len(id) != 20 || seen[id] || strings.ContainsAny(id, "+/=") {
-			t.Fatalf("id %q", id)
-		}
-		seen[id] = true
-	}
-}
-
 func TestHandlerPanicEndsSession(t *testing.T) {
 	ts := startServer(t, slowPing(testOptions()))
 	c := dialWS(t, ts, "EIO=4&transport=websocket")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/pushinator/pushinator/internal/wire"
 )
 
 // Packet types of protocol 1, as ASCII digits on the wire.
@@ -207,29 +209,6 @@ const frameMark = "\uFFFD"
 // maxFrameDigits bounds the length field of a frame.
 const maxFrameDigits = 10
 
-// utf16Len is the length of s in UTF-16 code units, as JavaScript counts:
-// characters beyond the BMP count two; an invalid byte counts one (it
-// reaches the client as one U+FFFD).
-func utf16Len(s []byte) int {
-	n := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			n++
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-		i += size
-	}
-	return n
-}
-
 // appendPayload frames packets for one polling response: a single packet
 // goes as it is.
 func appendPayload(dst []byte, pkts [][]byte) []byte {
@@ -238,7 +217,7 @@ func appendPayload(dst []byte, pkts [][]byte) []byte {
 	}
 	for _, p := range pkts {
 		dst = append(dst, frameMark...)
-		dst = strconv.AppendInt(dst, int64(utf16Len(p)), 10)
+		dst = strconv.AppendInt(dst, int64(wire.UTF16Len(p)), 10)
 		dst = append(dst, frameMark...)
 		dst = append(dst, p...)
 	}
@@ -269,19 +248,9 @@ func decodePayload(b []byte, fn func([]byte) error) error {
 			return fmt.Errorf("%w: payload: bad length", errPacket)
 		}
 		b = b[i+len(frameMark):]
-		// Take n UTF-16 code units.
-		end, units := 0, 0
-		for units < n {
-			if end >= len(b) {
-				return fmt.Errorf("%w: payload: packet shorter than its length %d", errPacket, n)
-			}
-			r, size := utf8.DecodeRune(b[end:])
-			if r >= 0x10000 {
-				units += 2
-			} else {
-				units++
-			}
-			end += size
+		end, units := wire.UTF16Cut(b, n)
+		if units < n {
+			return fmt.Errorf("%w: payload: packet shorter than its length %d", errPacket, n)
 		}
 		if units != n {
 			return fmt.Errorf("%w: payload: length %d splits a character", errPacket, n)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pushinator/pushinator/internal/wire"
 )
 
 func msDuration(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
@@ -98,26 +100,6 @@ func TestDecodeEvent(t *testing.T) {
 		args, _ := json.Marshal(ev.Args)
 		if ev.Name != tt.name || string(args) != tt.args {
 			t.Errorf("decodeEvent(%q) = %q %s, want %q %s", tt.in, ev.Name, args, tt.name, tt.args)
-		}
-	}
-}
-
-func TestUTF16Len(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-	}{
-		{"", 0},
-		{"abc", 3},
-		{"héllo", 5},
-		{"€", 1},
-		{"😀", 2},        // a surrogate pair in JavaScript
-		{"a😀b", 4},      //
-		{"\xff\xfe", 2}, // each invalid byte reaches the client as one U+FFFD
-	}
-	for _, tt := range tests {
-		if got := utf16Len([]byte(tt.in)); got != tt.want {
-			t.Errorf("utf16Len(%q) = %d, want %d", tt.in, got, tt.want)
 		}
 	}
 }
@@ -293,7 +275,7 @@ func framed(pkts [][]byte) []byte {
 	var b []byte
 	for _, p := range pkts {
 		b = append(b, frameMark...)
-		b = strconv.AppendInt(b, int64(utf16Len(p)), 10)
+		b = strconv.AppendInt(b, int64(wire.UTF16Len(p)), 10)
 		b = append(b, frameMark...)
 		b = append(b, p...)
 	}

@@ -7,8 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/wire"
 )
 
 // servePoll answers a polling GET: at once when packets are queued,
@@ -144,22 +145,12 @@ func (srv *Server) writePayload(w http.ResponseWriter, r *http.Request, k transp
 		body = append(b, ");"...)
 		ctype = "text/javascript; charset=UTF-8"
 	} else {
-		srv.setCORS(w, r)
+		srv.cors.SetCORS(w, r)
 	}
-	h := w.Header()
-	h.Set("Content-Type", ctype)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
 	if k == kindJSONP {
-		h.Set("X-XSS-Protection", "0")
+		w.Header().Set("X-XSS-Protection", "0")
 	}
-	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(body); err != nil {
-		return err
-	}
-	return rc.Flush()
+	return wire.WritePoll(w, ctype, body, srv.opts.WriteTimeout)
 }
 
 // errStop ends payload decoding once the socket is closed.
@@ -168,7 +159,7 @@ var errStop = errors.New("legacy: socket closed while decoding")
 // servePost takes a polling POST: a payload of packets from the client
 // (JSONP: a form field d holding the payload as a JSON string).
 func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Socket, k transportKind) {
-	srv.setCORS(w, r)
+	srv.cors.SetCORS(w, r)
 	if s == nil {
 		srv.writeText(w, http.StatusNotFound, "legacy: unknown session")
 		return

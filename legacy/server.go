@@ -3,8 +3,6 @@ package legacy
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/wire"
 )
 
 // Options configure a Server. Zero durations and sizes take the defaults
@@ -108,6 +108,7 @@ type Server struct {
 	closing   bool
 	drained   chan struct{}
 
+	cors    wire.Origins // opts.CORSOrigins
 	byKind  [4]atomic.Int64
 	writers sync.Pool
 }
@@ -152,6 +153,7 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	s := &Server{
 		opts: opts, h: h, log: log,
+		cors:      wire.Origins(opts.CORSOrigins),
 		prefix:    opts.Path + "1/",
 		sockets:   make(map[string]*Socket),
 		lingering: make(map[string]*Socket),
@@ -296,37 +298,6 @@ func (srv *Server) unlinger(s *Socket) {
 	srv.mu.Unlock()
 }
 
-// newID returns 20 URL-safe characters from 15 random bytes, like the 0.9
-// server's ids.
-func newID() string {
-	var b [15]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// originAllowed reports whether a browser page from origin may connect.
-func (srv *Server) originAllowed(origin string) bool {
-	for _, o := range srv.opts.CORSOrigins {
-		if o == "*" || o == origin {
-			return true
-		}
-	}
-	return false
-}
-
-// setCORS echoes an allowed Origin, with credentials (the 0.9 client sets
-// withCredentials on cross-domain requests).
-func (srv *Server) setCORS(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" || !srv.originAllowed(origin) {
-		return
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Add("Vary", "Origin")
-}
-
 // jsonpIndex keeps the digits of a JSONP index (at most 10), the only
 // characters that reach the script.
 func jsonpIndex(v string) (string, bool) {
@@ -353,13 +324,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodOptions {
-		srv.setCORS(w, r)
-		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-			w.Header().Set("Access-Control-Allow-Headers", rh)
-		}
-		w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusNoContent)
+		srv.cors.Preflight(w, r, "GET, POST")
 		return
 	}
 	q := r.URL.Query()
@@ -384,7 +349,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	k := kindOf(transport)
 	if !srv.enabled(k) {
-		srv.setCORS(w, r)
+		srv.cors.SetCORS(w, r)
 		srv.writeText(w, http.StatusNotFound, "legacy: transport "+strconv.Quote(transport)+" not enabled")
 		return
 	}
@@ -414,18 +379,18 @@ func (srv *Server) serveHandshake(w http.ResponseWriter, r *http.Request, jsonp 
 			writeScript(w, srv.opts.WriteTimeout, "io.j["+j+"](new Error("+string(b)+"));")
 			return
 		}
-		srv.setCORS(w, r)
+		srv.cors.SetCORS(w, r)
 		srv.writeText(w, status, msg)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		fail(http.StatusMethodNotAllowed, "handshake bad method")
 		return
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !srv.originAllowed(origin) {
+	if origin := r.Header.Get("Origin"); origin != "" && !srv.cors.Allowed(origin) {
 		fail(http.StatusForbidden, "handshake bad origin")
 		return
 	}
-	s := &Socket{srv: srv, id: newID(), state: stateHandshaken}
+	s := &Socket{srv: srv, id: wire.NewID(), state: stateHandshaken}
 	srv.mu.Lock()
 	if srv.closing {
 		srv.mu.Unlock()
@@ -444,7 +409,7 @@ func (srv *Server) serveHandshake(w http.ResponseWriter, r *http.Request, jsonp 
 		writeScript(w, srv.opts.WriteTimeout, "io.j["+j+"]("+string(b)+");")
 		return
 	}
-	srv.setCORS(w, r)
+	srv.cors.SetCORS(w, r)
 	srv.writeText(w, http.StatusOK, hs)
 }
 
@@ -458,13 +423,8 @@ func (srv *Server) writeText(w http.ResponseWriter, status int, body string) {
 	w.Write([]byte(body))
 }
 
+// writeScript answers a JSONP handshake with a script.
 func writeScript(w http.ResponseWriter, timeout time.Duration, body string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/javascript; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-XSS-Protection", "0")
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
-	w.WriteHeader(http.StatusOK)
-	w.Write([]byte(body))
+	w.Header().Set("X-XSS-Protection", "0")
+	wire.WritePoll(w, "text/javascript; charset=UTF-8", []byte(body), timeout)
 }

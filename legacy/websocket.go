@@ -32,7 +32,7 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Soc
 		srv.writeText(w, http.StatusBadRequest, "legacy: websocket: not an upgrade request")
 		return
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !srv.originAllowed(origin) {
+	if origin := r.Header.Get("Origin"); origin != "" && !srv.cors.Allowed(origin) {
 		srv.writeText(w, http.StatusForbidden, "legacy: websocket: origin not allowed")
 		return
 	}
