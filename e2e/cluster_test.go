@@ -193,6 +193,14 @@ func TestClusterThreeNodes(t *testing.T) {
 			t.Fatalf("client %d got %s", i, got)
 		}
 	}
+	// Unregistering on node 2 closes the user's sessions on nodes 1 and 3.
+	nodes[1].mustAdmin("/user/unregister", `{"userId":1}`)
+	clients[0].waitEvent("disconnect", 5*time.Second)
+	clients[3].waitEvent("disconnect", 5*time.Second)
+	if out := nodes[2].mustAdmin("/user/disconnect", `{"userId":2}`); out["disconnected"] != float64(1) {
+		t.Fatalf("disconnect on node 3 of a user on node 2: %v", out)
+	}
+	clients[1].waitEvent("disconnect", 5*time.Second)
 }
 
 // switchProxy forwards TCP connections to a target that the test can change, and cuts the
