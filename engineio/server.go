@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushinator/pushinator/internal/sessions"
 	"github.com/pushinator/pushinator/internal/wire"
 	"github.com/pushinator/pushinator/internal/wsframe"
 )
@@ -90,13 +91,10 @@ type Server struct {
 	log   *slog.Logger
 	epoch time.Time
 
-	mu       sync.Mutex
-	sessions map[string]*Session
-	closing  bool
-	drained  chan struct{} // closed when the last session leaves during Shutdown
-	// lingering holds polling sessions the client closed by a POST, until
-	// their racing GET collects the noop or lingerTime passes.
-	lingering map[string]*Session
+	// sessions holds the open sessions, and polling sessions the client
+	// closed by a POST until their racing GET collects the noop or
+	// lingerTime passes.
+	sessions *sessions.Table[*Session]
 
 	byKind  [3]atomic.Int64
 	byProto [2]atomic.Int64 // [0] v3, [1] v4
@@ -134,7 +132,7 @@ func NewServer(opts Options, h Handler) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), cors: wire.Origins(opts.CORSOrigins), sessions: make(map[string]*Session), lingering: make(map[string]*Session)}
+	s := &Server{opts: opts, h: h, log: log, epoch: time.Now(), cors: wire.Origins(opts.CORSOrigins), sessions: sessions.New[*Session]()}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
 	s.bodies.New = func() any { b := make([]byte, 0, writeBufferSize); return &b }
 	return s
@@ -159,20 +157,7 @@ func (srv *Server) Stats() Stats {
 // packet ("server shutting down"). It returns when all are closed, or with
 // ctx's error when ctx ends first.
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
-	srv.closing = true
-	if srv.drained == nil {
-		srv.drained = make(chan struct{})
-		if len(srv.sessions) == 0 {
-			close(srv.drained)
-		}
-	}
-	drained := srv.drained
-	list := make([]*Session, 0, len(srv.sessions))
-	for _, s := range srv.sessions {
-		list = append(list, s)
-	}
-	srv.mu.Unlock()
+	list, drained := srv.sessions.Close()
 	for _, s := range list {
 		s.closeGraceful("server shutting down")
 	}
@@ -186,12 +171,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 
 // register adds a new session; false when the server is shutting down.
 func (srv *Server) register(s *Session) bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.closing {
+	if !srv.sessions.Add(s.id, s) {
 		return false
 	}
-	srv.sessions[s.id] = s
 	srv.byKind[s.kind].Add(1)
 	srv.byProto[s.proto-3].Add(1)
 	return true
@@ -199,49 +181,21 @@ func (srv *Server) register(s *Session) bool {
 
 // remove drops a closed session; called with s.mu held.
 func (srv *Server) remove(s *Session) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.sessions[s.id] != s {
-		return
-	}
-	delete(srv.sessions, s.id)
-	srv.byKind[s.kind].Add(-1)
-	srv.byProto[s.proto-3].Add(-1)
-	if srv.closing && len(srv.sessions) == 0 && srv.drained != nil {
-		close(srv.drained)
+	if srv.sessions.Remove(s.id, s) {
+		srv.byKind[s.kind].Add(-1)
+		srv.byProto[s.proto-3].Add(-1)
 	}
 }
 
 func (srv *Server) lookup(id string) *Session {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if s := srv.sessions[id]; s != nil {
-		return s
-	}
-	return srv.lingering[id]
+	s, _ := srv.sessions.Lookup(id)
+	return s
 }
 
 // linger keeps a closed polling session reachable for one last GET.
-func (srv *Server) linger(s *Session) {
-	srv.mu.Lock()
-	srv.lingering[s.id] = s
-	srv.mu.Unlock()
-	time.AfterFunc(lingerTime, func() { srv.unlinger(s) })
-}
+func (srv *Server) linger(s *Session) { srv.sessions.Linger(s.id, s, lingerTime) }
 
-func (srv *Server) unlinger(s *Session) {
-	srv.mu.Lock()
-	if srv.lingering[s.id] == s {
-		delete(srv.lingering, s.id)
-	}
-	srv.mu.Unlock()
-}
-
-func (srv *Server) isClosing() bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return srv.closing
-}
+func (srv *Server) unlinger(s *Session) { srv.sessions.Unlinger(s.id, s) }
 
 // Handshake and request errors, as the official server sends them.
 const (
@@ -419,7 +373,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if srv.isClosing() {
+	if srv.sessions.Closing() {
 		writeJSONError(w, http.StatusServiceUnavailable, errBadRequest, "Server shutting down")
 		return
 	}

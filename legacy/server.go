@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushinator/pushinator/internal/sessions"
 	"github.com/pushinator/pushinator/internal/wire"
 )
 
@@ -102,11 +103,9 @@ type Server struct {
 	handshake  string // ":hb:close:transports" after the sid
 	transports [3]bool
 
-	mu        sync.Mutex
-	sockets   map[string]*Socket
-	lingering map[string]*Socket
-	closing   bool
-	drained   chan struct{}
+	// sockets holds the handshaken and connected sockets, and closed
+	// polling ones for lingerTime so their racing last poll finds them.
+	sockets *sessions.Table[*Socket]
 
 	cors    wire.Origins // opts.CORSOrigins
 	byKind  [4]atomic.Int64
@@ -153,10 +152,9 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	s := &Server{
 		opts: opts, h: h, log: log,
-		cors:      wire.Origins(opts.CORSOrigins),
-		prefix:    opts.Path + "1/",
-		sockets:   make(map[string]*Socket),
-		lingering: make(map[string]*Socket),
+		cors:    wire.Origins(opts.CORSOrigins),
+		prefix:  opts.Path + "1/",
+		sockets: sessions.New[*Socket](),
 	}
 	var names []string
 	for _, t := range opts.Transports {
@@ -221,17 +219,7 @@ func (srv *Server) Stats() Stats {
 // ("server shutting down"). It returns when all are gone; when ctx ends
 // first, the rest are closed at once and ctx's error is returned.
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
-	srv.closing = true
-	if srv.drained == nil {
-		srv.drained = make(chan struct{})
-		if len(srv.sockets) == 0 {
-			close(srv.drained)
-		}
-	}
-	drained := srv.drained
-	list := srv.listLocked()
-	srv.mu.Unlock()
+	list, drained := srv.sockets.Close()
 	for _, s := range list {
 		s.shutdown()
 	}
@@ -239,9 +227,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-drained:
 		return nil
 	case <-ctx.Done():
-		srv.mu.Lock()
-		list = srv.listLocked()
-		srv.mu.Unlock()
+		list = srv.sockets.List()
 		for _, s := range list {
 			s.closeNow(reasonShutdown)
 		}
@@ -249,54 +235,20 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (srv *Server) isClosing() bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return srv.closing
-}
-
-func (srv *Server) listLocked() []*Socket {
-	list := make([]*Socket, 0, len(srv.sockets))
-	for _, s := range srv.sockets {
-		list = append(list, s)
-	}
-	return list
-}
-
 func (srv *Server) lookup(id string) *Socket {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if s := srv.sockets[id]; s != nil {
-		return s
-	}
-	return srv.lingering[id]
+	s, _ := srv.sockets.Lookup(id)
+	return s
 }
 
 // remove drops a finished socket; called with s.mu held.
 func (srv *Server) remove(s *Socket, linger bool) {
-	srv.mu.Lock()
-	if srv.sockets[s.id] == s {
-		delete(srv.sockets, s.id)
-		if srv.closing && len(srv.sockets) == 0 && srv.drained != nil {
-			close(srv.drained)
-		}
-	}
+	srv.sockets.Remove(s.id, s)
 	if linger {
-		srv.lingering[s.id] = s
-	}
-	srv.mu.Unlock()
-	if linger {
-		time.AfterFunc(lingerTime, func() { srv.unlinger(s) })
+		srv.sockets.Linger(s.id, s, lingerTime)
 	}
 }
 
-func (srv *Server) unlinger(s *Socket) {
-	srv.mu.Lock()
-	if srv.lingering[s.id] == s {
-		delete(srv.lingering, s.id)
-	}
-	srv.mu.Unlock()
-}
+func (srv *Server) unlinger(s *Socket) { srv.sockets.Unlinger(s.id, s) }
 
 // jsonpIndex keeps the digits of a JSONP index (at most 10), the only
 // characters that reach the script.
@@ -391,17 +343,18 @@ func (srv *Server) serveHandshake(w http.ResponseWriter, r *http.Request, jsonp 
 		return
 	}
 	s := &Socket{srv: srv, id: wire.NewID(), state: stateHandshaken}
-	srv.mu.Lock()
-	if srv.closing {
-		srv.mu.Unlock()
-		fail(http.StatusServiceUnavailable, "handshake error: server shutting down")
-		return
-	}
-	srv.sockets[s.id] = s
+	// The timer is armed before the socket is visible, as Shutdown may
+	// close it as soon as it is.
 	s.mu.Lock()
 	s.armCloseLocked(handshakeTTL)
 	s.mu.Unlock()
-	srv.mu.Unlock()
+	if !srv.sockets.Add(s.id, s) {
+		s.mu.Lock()
+		s.stopCloseLocked()
+		s.mu.Unlock()
+		fail(http.StatusServiceUnavailable, "handshake error: server shutting down")
+		return
+	}
 
 	hs := s.id + srv.handshake
 	if isJSONP {

@@ -377,7 +377,7 @@ func (s *Socket) connectLocked(kind transportKind, remote string) bool {
 	s.state = stateConnected
 	s.srv.byKind[kind].Add(1)
 	s.hmu.Unlock()
-	if s.closeAfterConnect == "" && s.srv.isClosing() {
+	if s.closeAfterConnect == "" && s.srv.sockets.Closing() {
 		// Shutdown began while Connect ran and could not tell this socket.
 		s.closeAfterConnect = reasonShutdown
 	}
