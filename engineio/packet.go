@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/pushinator/pushinator/internal/wire"
 )
@@ -317,54 +316,12 @@ func decodeJSONPForm(body []byte) ([]byte, error) {
 	return out, nil
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSString appends s as a JavaScript string literal, escaped like
-// JSON.stringify plus U+2028 and U+2029 (line terminators in JavaScript).
-func appendJSString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, `\ufffd`...)
-		case r == 0x2028:
-			dst = append(dst, `\u2028`...)
-		case r == 0x2029:
-			dst = append(dst, `\u2029`...)
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
-}
-
 // appendJSONP wraps a v3 string payload for the JSONP transport:
 // ___eio[<index>]("<payload>");
 func appendJSONP(dst []byte, index string, payload []byte) []byte {
 	dst = append(dst, "___eio["...)
 	dst = append(dst, index...)
 	dst = append(dst, "]("...)
-	dst = appendJSString(dst, payload)
+	dst = wire.AppendJSString(dst, payload, false)
 	return append(dst, ");"...)
 }

@@ -281,23 +281,6 @@ func FuzzParseQuery(f *testing.F) {
 	})
 }
 
-func FuzzJSString(f *testing.F) {
-	for _, s := range []string{"a\"b\\c\n", "\u2028\u2029", "\xff\xfe", "😀"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		out := appendJSString(nil, b)
-		if !utf8.Valid(out) {
-			t.Fatalf("invalid UTF-8 in %q", out)
-		}
-		for _, c := range out[1 : len(out)-1] {
-			if c < 0x20 {
-				t.Fatalf("control byte in %q", out)
-			}
-		}
-	})
-}
-
 // Benchmarks: encoding one shared message for one session must not
 // allocate.
 

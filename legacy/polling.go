@@ -134,14 +134,13 @@ func (srv *Server) writePayload(w http.ResponseWriter, r *http.Request, k transp
 	body := appendPayload(make([]byte, 0, 64), pkts)
 	ctype := "text/plain; charset=UTF-8"
 	if k == kindJSONP {
-		// encoding/json escapes <, >, &, U+2028 and U+2029: the string is
-		// safe inside a script.
-		q, _ := json.Marshal(string(body))
-		b := make([]byte, 0, len(q)+len(j)+10)
+		// <, >, &, U+2028 and U+2029 are escaped: the string is safe
+		// inside a script.
+		b := make([]byte, 0, len(body)+len(j)+16)
 		b = append(b, "io.j["...)
 		b = append(b, j...)
 		b = append(b, "]("...)
-		b = append(b, q...)
+		b = wire.AppendJSString(b, body, true)
 		body = append(b, ");"...)
 		ctype = "text/javascript; charset=UTF-8"
 	} else {

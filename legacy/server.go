@@ -327,7 +327,7 @@ func (srv *Server) serveHandshake(w http.ResponseWriter, r *http.Request, jsonp 
 	fail := func(status int, msg string) {
 		if isJSONP {
 			// The 0.9 client's JSONP handshake takes an Error.
-			b, _ := json.Marshal(msg)
+			b := wire.AppendJSString(nil, []byte(msg), true)
 			writeScript(w, srv.opts.WriteTimeout, "io.j["+j+"](new Error("+string(b)+"));")
 			return
 		}
@@ -358,7 +358,7 @@ func (srv *Server) serveHandshake(w http.ResponseWriter, r *http.Request, jsonp 
 
 	hs := s.id + srv.handshake
 	if isJSONP {
-		b, _ := json.Marshal(hs)
+		b := wire.AppendJSString(nil, []byte(hs), true)
 		writeScript(w, srv.opts.WriteTimeout, "io.j["+j+"]("+string(b)+");")
 		return
 	}

@@ -1,12 +1,14 @@
 package wire
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 func TestNewID(t *testing.T) {
@@ -150,6 +152,49 @@ func FuzzUTF16(f *testing.F) {
 		}
 		if units <= n && UTF16Len(s[:end]) != units {
 			t.Fatalf("UTF16Cut(%q, %d) = %d, %d; the prefix counts %d", s, n, end, units, UTF16Len(s[:end]))
+		}
+	})
+}
+
+func TestAppendJSString(t *testing.T) {
+	for _, tt := range []struct {
+		in         string
+		escapeHTML bool
+		want       string
+	}{
+		{"a\"b\\c\n\r\t\x01", false, `"a\"b\\c\n\r\t\u0001"`},
+		{"\u2028\u2029é😀", false, `"\u2028\u2029é😀"`},
+		{"\xff", false, `"\ufffd"`},
+		{"</script>&", false, `"</script>&"`},
+		{"</script>&", true, `"\u003c/script\u003e\u0026"`},
+	} {
+		if got := string(AppendJSString(nil, []byte(tt.in), tt.escapeHTML)); got != tt.want {
+			t.Errorf("AppendJSString(%q, %v) = %s, want %s", tt.in, tt.escapeHTML, got, tt.want)
+		}
+	}
+}
+
+// FuzzJSString: the literal is one JSON (so JavaScript) string holding
+// the text, invalid bytes as U+FFFD, with no raw line terminator and, when
+// asked, no < > &.
+func FuzzJSString(f *testing.F) {
+	for _, s := range []string{"a\"b\\c\n", "\u2028\u2029", "\xff\xfe", "😀", "</script>&"} {
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, escapeHTML bool) {
+		out := AppendJSString(nil, b, escapeHTML)
+		if !utf8.Valid(out) {
+			t.Fatalf("invalid UTF-8 in %q", out)
+		}
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil || got != string([]rune(string(b))) {
+			t.Fatalf("%q reads as %q, %v", out, got, err)
+		}
+		inner := string(out[1 : len(out)-1])
+		for _, c := range inner {
+			if c < 0x20 || c == 0x2028 || c == 0x2029 || (escapeHTML && strings.ContainsRune("<>&", c)) {
+				t.Fatalf("%q left in %q", c, out)
+			}
 		}
 	})
 }
