@@ -11,6 +11,7 @@ Prints one JSON line per thing that happens; exits when stdin closes.
 """
 import json
 import sys
+import threading
 from importlib import metadata
 
 import socketio
@@ -18,8 +19,15 @@ import socketio
 url, user_id, hash_, transport, handler = sys.argv[1:6]
 
 
+_out_lock = threading.Lock()
+
+
 def out(**kw):
-    print(json.dumps(kw), flush=True)
+    # python-socketio runs handlers on several threads: one whole line at a time.
+    line = json.dumps(kw) + "\n"
+    with _out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 sio = socketio.Client(reconnection=False)
