@@ -49,10 +49,15 @@ var goals = []goal{
 // report reads the JSON lines of a comparison run (each with "tag" and "server") and prints
 // the side-by-side table: pushinator, Node, ratio, goal, met.
 func report(in io.Reader, out io.Writer, pushName, nodeName string) error {
-	runs, err := readRuns(in)
+	runs, warnings, err := readRuns(in)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		for _, w := range warnings {
+			fmt.Fprintln(out, "note:", w)
+		}
+	}()
 	fmt.Fprintf(out, "%-42s %14s %14s %8s  %-16s %s\n", "figure", pushName, nodeName, "ratio", "goal", "met")
 	fmt.Fprintln(out, strings.Repeat("-", 104))
 	for _, g := range goals {
@@ -87,7 +92,7 @@ func report(in io.Reader, out io.Writer, pushName, nodeName string) error {
 
 // printFigure prints one figure, "SERVER/TAG/KEY", of a file of JSON lines.
 func printFigure(in io.Reader, out io.Writer, which string) error {
-	runs, err := readRuns(in)
+	runs, _, err := readRuns(in)
 	if err != nil {
 		return err
 	}
@@ -105,8 +110,9 @@ func printFigure(in io.Reader, out io.Writer, which string) error {
 
 // readRuns reads JSON lines into "server/tag" → figure name → value; other lines are skipped.
 // Repeated runs of a workload are tagged "tag#N": each figure is then their median, which a
-// shared machine's passing load moves less than a mean.
-func readRuns(in io.Reader) (map[string]map[string]float64, error) {
+// shared machine's passing load moves less than a mean. warnings name the open-loop runs whose
+// server did not keep up with the offered rate: their latencies are a queue's.
+func readRuns(in io.Reader) (runs map[string]map[string]float64, warnings []string, err error) {
 	all := map[string]map[string][]float64{}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -117,10 +123,14 @@ func readRuns(in io.Reader) (map[string]map[string]float64, error) {
 		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			return nil, fmt.Errorf("pushbench: report: %w in %q", err, line)
+			return nil, nil, fmt.Errorf("pushbench: report: %w in %q", err, line)
 		}
 		server, _ := m["server"].(string)
 		tag, _ := m["tag"].(string)
+		offered, _ := m["offered_rate"].(float64)
+		if done, _ := m["requests_per_s"].(float64); offered > 0 && done < 0.97*offered {
+			warnings = append(warnings, fmt.Sprintf("%s on %s: %.0f of %.0f requests/s offered were sent; its latencies there are a queue's, not the server's", tag, server, done, offered))
+		}
 		tag, _, _ = strings.Cut(tag, "#")
 		key := server + "/" + tag
 		if all[key] == nil {
@@ -132,14 +142,14 @@ func readRuns(in io.Reader) (map[string]map[string]float64, error) {
 			}
 		}
 	}
-	runs := map[string]map[string]float64{}
+	runs = map[string]map[string]float64{}
 	for key, figs := range all {
 		runs[key] = map[string]float64{}
 		for k, vs := range figs {
 			runs[key][k] = median(vs)
 		}
 	}
-	return runs, sc.Err()
+	return runs, warnings, sc.Err()
 }
 
 func median(v []float64) float64 {
