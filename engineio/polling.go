@@ -17,10 +17,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 	if s.polling {
 		// Only one GET at a time: the official server closes the session,
 		// answering the first GET with a close packet.
-		fire := s.finishLocked("transport error", ptClose)
-		s.mu.Unlock()
-		s.afterFinish(fire)
-		writeError(w, errBadRequest)
+		s.refuseUnlock(w, "transport error", errBadRequest)
 		return
 	}
 	if s.state == stateClosed {
@@ -36,10 +33,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 		return
 	}
 	if s.overdueLocked() {
-		fire := s.finishLocked("ping timeout", ptClose)
-		s.mu.Unlock()
-		s.afterFinish(fire)
-		writeError(w, errUnknownSID)
+		s.refuseUnlock(w, "ping timeout", errUnknownSID)
 		return
 	}
 	s.polling = true
@@ -155,17 +149,11 @@ func (srv *Server) writePayload(w http.ResponseWriter, pkts []packet, proto uint
 func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Session) {
 	s.mu.Lock()
 	if s.posting {
-		fire := s.finishLocked("transport error", ptClose)
-		s.mu.Unlock()
-		s.afterFinish(fire)
-		writeError(w, errBadRequest)
+		s.refuseUnlock(w, "transport error", errBadRequest)
 		return
 	}
 	if s.state == stateClosed || s.overdueLocked() {
-		fire := s.finishLocked("ping timeout", ptClose)
-		s.mu.Unlock()
-		s.afterFinish(fire)
-		writeError(w, errUnknownSID)
+		s.refuseUnlock(w, "ping timeout", errUnknownSID)
 		return
 	}
 	s.posting = true
@@ -246,4 +234,14 @@ func (srv *Server) putBody(bp *[]byte) {
 		*bp = (*bp)[:0]
 		srv.bodies.Put(bp)
 	}
+}
+
+// refuseUnlock closes s for reason and answers the request with the
+// error code. The caller holds s.mu; refuseUnlock releases it before
+// anything is written or a handler is called.
+func (s *Session) refuseUnlock(w http.ResponseWriter, reason string, code int) {
+	fire := s.finishLocked(reason, ptClose)
+	s.mu.Unlock()
+	s.afterFinish(fire)
+	writeError(w, code)
 }
