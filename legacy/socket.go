@@ -72,10 +72,8 @@ type Socket struct {
 	// closeAfterConnect is the reason of a Disconnect (or shutdown) asked
 	// for while Connect ran.
 	closeAfterConnect string
-	closeTimer        *time.Timer
-	closeGen          uint64
-	hbTimer           *time.Timer
-	hbGen             uint64
+	closeTimer        genTimer // the close timeout (see armCloseLocked)
+	hbTimer           genTimer // the next WebSocket heartbeat
 	data              any
 }
 
@@ -231,14 +229,8 @@ func (s *Socket) finishLocked(reason string, final []byte) (fire bool) {
 	s.state = stateClosed
 	s.final = final
 	s.queue = nil
-	s.closeGen++
-	if s.closeTimer != nil {
-		s.closeTimer.Stop()
-	}
-	s.hbGen++
-	if s.hbTimer != nil {
-		s.hbTimer.Stop()
-	}
+	s.closeTimer.stop()
+	s.hbTimer.stop()
 	if s.pollWake != nil {
 		select {
 		case s.pollWake <- struct{}{}:
@@ -284,25 +276,13 @@ func (s *Socket) fireDisconnect() {
 
 // armCloseLocked (re)starts the close timer: the handshake's wait for a
 // transport, the wait for the next poll, or the wait for `0::` to go out.
-func (s *Socket) armCloseLocked(d time.Duration) {
-	s.closeGen++
-	gen := s.closeGen
-	if s.closeTimer != nil {
-		s.closeTimer.Stop()
-	}
-	s.closeTimer = time.AfterFunc(d, func() { s.onCloseTimer(gen) })
-}
+func (s *Socket) armCloseLocked(d time.Duration) { s.closeTimer.arm(d, s.onCloseTimer) }
 
-func (s *Socket) stopCloseLocked() {
-	s.closeGen++
-	if s.closeTimer != nil {
-		s.closeTimer.Stop()
-	}
-}
+func (s *Socket) stopCloseLocked() { s.closeTimer.stop() }
 
 func (s *Socket) onCloseTimer(gen uint64) {
 	s.mu.Lock()
-	if gen != s.closeGen || s.state == stateClosed {
+	if gen != s.closeTimer.gen || s.state == stateClosed {
 		s.mu.Unlock()
 		return
 	}
@@ -312,20 +292,13 @@ func (s *Socket) onCloseTimer(gen uint64) {
 }
 
 // armHeartbeatLocked schedules the next WebSocket heartbeat.
-func (s *Socket) armHeartbeatLocked(d time.Duration) {
-	s.hbGen++
-	gen := s.hbGen
-	if s.hbTimer != nil {
-		s.hbTimer.Stop()
-	}
-	s.hbTimer = time.AfterFunc(d, func() { s.onHeartbeatTimer(gen) })
-}
+func (s *Socket) armHeartbeatLocked(d time.Duration) { s.hbTimer.arm(d, s.onHeartbeatTimer) }
 
 // onHeartbeatTimer sends a heartbeat, or, when the last one is still
 // unanswered, drops the client.
 func (s *Socket) onHeartbeatTimer(gen uint64) {
 	s.mu.Lock()
-	if gen != s.hbGen || s.state != stateConnected {
+	if gen != s.hbTimer.gen || s.state != stateConnected {
 		s.mu.Unlock()
 		return
 	}
@@ -573,4 +546,28 @@ func (s *Socket) parseError(err error) {
 	}
 	s.mu.Unlock()
 	s.afterFinish(fire)
+}
+
+// genTimer is a restartable timer, used under the socket's lock. A timer
+// that fired just as it was stopped or rearmed still runs its function:
+// the function compares its generation with gen (under the lock) to tell
+// it is stale.
+type genTimer struct {
+	gen uint64
+	t   *time.Timer
+}
+
+// arm (re)starts the timer: fire(gen) runs after d.
+func (g *genTimer) arm(d time.Duration, fire func(gen uint64)) {
+	g.stop()
+	gen := g.gen
+	g.t = time.AfterFunc(d, func() { fire(gen) })
+}
+
+// stop cancels the timer and makes a firing under way stale.
+func (g *genTimer) stop() {
+	g.gen++
+	if g.t != nil {
+		g.t.Stop()
+	}
 }
