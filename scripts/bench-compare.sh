@@ -3,13 +3,14 @@
 # the same product) side by side, in one run, on this machine, with the same load generator
 # (cmd/pushbench). Prints every figure of both servers with its ratio pushinator/Node.
 #
-#   scripts/bench-compare.sh            # the short run: a few minutes
-#   FULL=1 scripts/bench-compare.sh     # 19,500 idle sessions, 200 fan-out sends
+#   scripts/bench-compare.sh            # the short run: about 5 minutes
+#   FULL=1 scripts/bench-compare.sh     # 19,500 idle sessions, 200 fan-out sends, 3 rounds: ~12 min
 #
 # Needs: go, node (20+) and npm (to install socket.io 4.8.4 for the reference, in a temp dir).
 # REPEAT=N runs the load workloads N times, interleaved, and reports each figure's median (a
-# shared machine's load comes and goes). Knobs (environment): IDLE_N IDLE_PROCS POLL_N USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS
-# BATCH BROADCAST_N ANCHOR (the reference's source dir) WORK (a scratch dir; kept if given).
+# shared machine's load comes and goes). Other knobs (environment): IDLE_N IDLE_PROCS POLL_N
+# USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS BATCH BROADCAST_N, ANCHOR (the reference's
+# source dir), WORK (a scratch dir, kept afterwards when given).
 # Both servers listen on free 127.0.0.1 ports and are stopped on exit, whatever happens.
 set -euo pipefail
 
