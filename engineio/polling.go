@@ -165,26 +165,15 @@ func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Session)
 		s.mu.Unlock()
 	}
 
-	max := srv.opts.MaxPayload
-	if r.ContentLength > max {
-		done()
-		s.closeNow("transport error", ptClose)
-		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-		return
-	}
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(srv.opts.WriteTimeout))
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	body, err := wire.ReadBody(w, r, srv.opts.MaxPayload, srv.opts.WriteTimeout)
 	if err != nil {
 		done()
 		s.closeNow("transport error", ptClose)
-		writeError(w, errBadRequest)
-		return
-	}
-	if int64(len(body)) > max {
-		done()
-		s.closeNow("transport error", ptClose)
-		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		if errors.Is(err, wire.ErrTooLarge) {
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		} else {
+			writeError(w, errBadRequest)
+		}
 		return
 	}
 	if kind == kindJSONP {
@@ -201,7 +190,7 @@ func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Session)
 	}
 	w.Header().Set("Content-Type", "text/html")
 	w.Header().Set("Content-Length", "2")
-	rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "ok")
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -170,23 +169,14 @@ func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Socket, 
 		srv.writeText(w, http.StatusNotFound, "legacy: unknown session")
 		return
 	}
-	max := srv.opts.MaxPayload
-	if r.ContentLength > max {
-		s.closeNow(reasonTransportError)
-		srv.writeText(w, http.StatusRequestEntityTooLarge, "legacy: payload too large")
-		return
-	}
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(srv.opts.WriteTimeout))
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	body, err := wire.ReadBody(w, r, srv.opts.MaxPayload, srv.opts.WriteTimeout)
 	if err != nil {
 		s.closeNow(reasonTransportError)
-		srv.writeText(w, http.StatusBadRequest, "legacy: reading the body failed")
-		return
-	}
-	if int64(len(body)) > max {
-		s.closeNow(reasonTransportError)
-		srv.writeText(w, http.StatusRequestEntityTooLarge, "legacy: payload too large")
+		if errors.Is(err, wire.ErrTooLarge) {
+			srv.writeText(w, http.StatusRequestEntityTooLarge, "legacy: payload too large")
+		} else {
+			srv.writeText(w, http.StatusBadRequest, "legacy: reading the body failed")
+		}
 		return
 	}
 	if k == kindJSONP {
@@ -218,7 +208,7 @@ func (srv *Server) servePost(w http.ResponseWriter, r *http.Request, s *Socket, 
 	// packet too) until its POST is answered, so an ack must not overtake
 	// this answer on the poll.
 	srv.writeText(w, http.StatusOK, "1")
-	rc.Flush()
+	http.NewResponseController(w).Flush()
 	for _, in := range ins {
 		if s.act(in) != nil {
 			break

@@ -12,6 +12,9 @@ package wire
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,6 +85,27 @@ func WritePoll(w http.ResponseWriter, ctype string, body []byte, timeout time.Du
 		return err
 	}
 	return rc.Flush()
+}
+
+// ErrTooLarge is ReadBody's error for a body over its limit.
+var ErrTooLarge = errors.New("wire: body too large")
+
+// ReadBody reads a polling POST's body, at most max bytes, within
+// timeout. A body announced or found larger is ErrTooLarge (wrapped), so
+// the caller can answer 413; a read that fails is another error.
+func ReadBody(w http.ResponseWriter, r *http.Request, max int64, timeout time.Duration) ([]byte, error) {
+	if r.ContentLength > max {
+		return nil, fmt.Errorf("%w: Content-Length %d over %d", ErrTooLarge, r.ContentLength, max)
+	}
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("wire: reading the body: %w", err)
+	}
+	if int64(len(body)) > max {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)
+	}
+	return body, nil
 }
 
 // UTF16Len is the length JavaScript gives the string s (String.length):

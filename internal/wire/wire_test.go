@@ -2,10 +2,13 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -197,4 +200,43 @@ func FuzzJSString(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadBody(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		body    string
+		length  int64 // Content-Length as announced; -1 unknown
+		want    string
+		tooBig  bool
+		failure bool
+	}{
+		{"fits", "12345", 5, "12345", false, false},
+		{"at the limit, unannounced", "1234567890", -1, "1234567890", false, false},
+		{"announced too large", "x", 11, "", true, false},
+		{"found too large", "12345678901", -1, "", true, false},
+		{"broken", "", -1, "", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader = strings.NewReader(tt.body)
+			if tt.failure {
+				body = iotest.ErrReader(errors.New("connection reset"))
+			}
+			r := httptest.NewRequest("POST", "/", body)
+			r.ContentLength = tt.length
+			got, err := ReadBody(httptest.NewRecorder(), r, 10, time.Second)
+			switch {
+			case tt.tooBig:
+				if !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("err = %v, want ErrTooLarge", err)
+				}
+			case tt.failure:
+				if err == nil || errors.Is(err, ErrTooLarge) {
+					t.Fatalf("err = %v, want a read error", err)
+				}
+			case err != nil || string(got) != tt.want:
+				t.Fatalf("ReadBody = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
 }
