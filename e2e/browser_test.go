@@ -20,6 +20,10 @@ import (
 	"time"
 )
 
+// browserWait bounds each wait for a page: generous, since chromium on two busy cores can
+// take seconds for what usually takes milliseconds.
+const browserWait = 30 * time.Second
+
 // chromiumPath is the browser the tests drive: Debian's package, never a downloaded build.
 func chromiumPath() string {
 	if p := os.Getenv("PUSHINATOR_CHROMIUM"); p != "" {
@@ -239,13 +243,13 @@ func TestBrowserReadmeFlow(t *testing.T) {
 			s.mustAdmin("/user/register", `{"userId":5,"hash":"xxx1234"}`)
 			q := url.Values{"url": {s.clientURL}, "userId": {"5"}, "hash": {"xxx1234"}, "opts": {tc.opts}}
 			b.open("main", pages.URL+"/readme/"+tc.client+"?"+q.Encode(), nil)
-			b.waitFor("main", `document.getElementById('status').dataset.state === 'authenticated'`, 15*time.Second)
+			b.waitFor("main", `document.getElementById('status').dataset.state === 'authenticated'`, browserWait)
 			last := tc.history[strings.LastIndex(tc.history, ",")+1:]
-			b.waitFor("main", fmt.Sprintf(`document.getElementById('transport').textContent === %q`, last), 15*time.Second)
+			b.waitFor("main", fmt.Sprintf(`document.getElementById('transport').textContent === %q`, last), browserWait)
 			if got := b.eval("main", `document.getElementById('transport').dataset.history`); got != tc.history {
 				t.Fatalf("the page went through the transports %v, want %s", got, tc.history)
 			}
-			waitFor(t, 10*time.Second, "the server to count the browser's "+tc.server+" connection", func() bool {
+			waitFor(t, browserWait, "the server to count the browser's "+tc.server+" connection", func() bool {
 				return s.stat("connections.byTransport."+tc.server) == 1 && s.stat("connections.total") == 1
 			})
 
@@ -257,7 +261,7 @@ func TestBrowserReadmeFlow(t *testing.T) {
 			got := b.waitFor("main", `(function () {
 				var li = document.querySelectorAll('#messages li');
 				return li.length >= 2 && Array.prototype.map.call(li, function (e) { return e.textContent; });
-			})()`, 10*time.Second)
+			})()`, browserWait)
 			want := []any{"example message", `{"title":"Hi","unread":3}`}
 			if jsonString(got) != jsonString(want) {
 				t.Fatalf("the page shows %v, want %v", got, want)
@@ -288,15 +292,15 @@ func TestBrowserExamplePage(t *testing.T) {
 			s.mustAdmin("/user/register", `{"userId":5,"hash":"xxx1234"}`)
 			q := url.Values{"url": {s.clientURL}, "userId": {"5"}, "hash": {"xxx1234"}, "transports": {transports}}
 			b.open("example", pages.URL+"/examples/client.html?"+q.Encode(), map[string]string{cdn: bundles(t)["v4"]})
-			status := b.waitFor("example", `document.getElementById('status').dataset.state === 'authenticated' && document.getElementById('status').textContent`, 15*time.Second)
+			status := b.waitFor("example", `document.getElementById('status').dataset.state === 'authenticated' && document.getElementById('status').textContent`, browserWait)
 			if status != "authenticated as user 5" {
 				t.Fatalf("status %v", status)
 			}
-			waitFor(t, 10*time.Second, "the server to count a "+transports+" connection", func() bool {
+			waitFor(t, browserWait, "the server to count a "+transports+" connection", func() bool {
 				return s.stat("connections.byTransport."+transports) == 1
 			})
 			s.mustAdmin("/user/send", `{"userId":5,"message":"example message"}`)
-			got := b.waitFor("example", `document.querySelector('li.message') && document.querySelector('li.message').textContent`, 10*time.Second)
+			got := b.waitFor("example", `document.querySelector('li.message') && document.querySelector('li.message').textContent`, browserWait)
 			if got != "example message" {
 				t.Fatalf("the example page shows %v", got)
 			}
@@ -318,7 +322,7 @@ func TestBrowserStatusPage(t *testing.T) {
 
 	b.open("status", s.adminURL+"/?interval=500", nil)
 	text := func(id string) string { return fmt.Sprintf(`document.getElementById(%q).textContent`, id) }
-	b.waitFor("status", `document.getElementById('state').dataset.state === 'live'`, 10*time.Second)
+	b.waitFor("status", `document.getElementById('state').dataset.state === 'live'`, browserWait)
 	if got := b.eval("status", text("users")); got != "2" {
 		t.Fatalf("status page users %v, want 2", got)
 	}
@@ -329,25 +333,30 @@ func TestBrowserStatusPage(t *testing.T) {
 	// A browser client over WebSocket and a Node client over polling.
 	q := url.Values{"url": {s.clientURL}, "userId": {"5"}, "hash": {"xxx1234"}, "opts": {`{"transports":["websocket"]}`}}
 	b.open("client", pages.URL+"/readme/v4?"+q.Encode(), nil)
-	b.waitFor("client", `document.getElementById('status').dataset.state === 'authenticated'`, 15*time.Second)
+	b.waitFor("client", `document.getElementById('status').dataset.state === 'authenticated'`, browserWait)
 	node := startClient(t, "node-polling", clientSpec{URL: s.clientURL, Opts: map[string]any{"transports": []string{"polling"}}, Auth: []any{6, "yyy"}, Ack: true})
-	node.waitEvent("auth-ack", 10*time.Second)
+	node.waitEvent("auth-ack", browserWait)
 
-	b.waitFor("status", `[`+text("connections")+`, `+text("sessions")+`, `+text("t-websocket")+`, `+text("t-polling")+`].join() === '2,2,1,1'`, 10*time.Second)
+	b.waitFor("status", `[`+text("connections")+`, `+text("sessions")+`, `+text("t-websocket")+`, `+text("t-polling")+`].join() === '2,2,1,1'`, browserWait)
 	sentBefore := b.eval("status", text("m-sent"))
 	if sentBefore != "0" {
 		t.Fatalf("messages sent before any send: %v", sentBefore)
 	}
+	// The rate shows for one refresh: record every value it takes, so that a slow poll of the
+	// test cannot miss it.
+	b.eval("status", `window.rates = []; new MutationObserver(function () {
+		window.rates.push(document.getElementById('rate-sent').textContent);
+	}).observe(document.getElementById('rate-sent'), { childList: true, characterData: true, subtree: true }); true`)
 	for i := range 5 {
 		s.mustAdmin("/user/send", fmt.Sprintf(`{"userIds":[5,6],"message":"m%d"}`, i))
 	}
-	// The counters move, and the rate shows the sends within a refresh or two.
-	b.waitFor("status", text("m-sent")+` === '5' && `+text("m-delivered")+` === '10'`, 10*time.Second)
-	rate := b.waitFor("status", `parseFloat(`+text("rate-sent")+`) > 0 && `+text("rate-sent"), 10*time.Second)
+	// The counters move in place, and the rate shows the sends.
+	b.waitFor("status", text("m-sent")+` === '5' && `+text("m-delivered")+` === '10'`, browserWait)
+	rate := b.waitFor("status", `window.rates.filter(function (r) { return parseFloat(r) > 0; })[0]`, browserWait)
 	if r, err := strconv.ParseFloat(rate.(string), 64); err != nil || r <= 0 {
 		t.Fatalf("send rate %v", rate)
 	}
-	b.waitFor("client", `document.querySelectorAll('#messages li').length === 5`, 10*time.Second)
+	b.waitFor("client", `document.querySelectorAll('#messages li').length === 5`, browserWait)
 	b.screenshot("status", filepath.Join(t.TempDir(), "status.png"))
 	if blocked := b.log(); strings.Contains(blocked, `"blocked"`) {
 		t.Fatalf("the status page asked for something off this machine:\n%s", blocked)
@@ -372,7 +381,7 @@ func TestBrowserStatusPage(t *testing.T) {
 		}
 		go func() { ts.exitErr = ts.cmd.Wait(); close(ts.exited) }()
 		t.Cleanup(ts.stop)
-		waitFor(t, 10*time.Second, "the admin port to listen", func() bool {
+		waitFor(t, browserWait, "the admin port to listen", func() bool {
 			resp, err := http.Get(adminURL + "/")
 			if err != nil {
 				return false
@@ -382,11 +391,11 @@ func TestBrowserStatusPage(t *testing.T) {
 		})
 
 		b.open("status", adminURL+"/?interval=500", nil)
-		b.waitFor("status", `document.getElementById('state').dataset.state === 'unauthorized' && document.getElementById('auth').dataset.open !== undefined`, 10*time.Second)
+		b.waitFor("status", `document.getElementById('state').dataset.state === 'unauthorized' && document.getElementById('auth').dataset.open !== undefined`, browserWait)
 		b.eval("status", `document.getElementById('token').value = 'wrong'; document.getElementById('auth').requestSubmit()`)
-		b.waitFor("status", `document.getElementById('state').textContent === 'the admin token was refused'`, 10*time.Second)
+		b.waitFor("status", `document.getElementById('state').textContent === 'the admin token was refused'`, browserWait)
 		b.eval("status", `document.getElementById('token').value = 's3cret'; document.getElementById('auth').requestSubmit()`)
-		b.waitFor("status", `document.getElementById('state').dataset.state === 'live' && document.getElementById('auth').dataset.open === undefined`, 10*time.Second)
+		b.waitFor("status", `document.getElementById('state').dataset.state === 'live' && document.getElementById('auth').dataset.open === undefined`, browserWait)
 		if got := b.eval("status", text("users")); got != "0" {
 			t.Fatalf("users %v", got)
 		}

@@ -110,8 +110,8 @@ func receive[T any](t *testing.T, c *goClient, ch chan T, what string) T {
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(15 * time.Second):
-		t.Fatalf("the Go client saw no %s within 15 s (errors: %s)", what, c.errors())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the Go client saw no %s within 30 s (errors: %s)", what, c.errors())
 		panic("unreachable")
 	}
 }
@@ -157,7 +157,7 @@ func TestGoClient(t *testing.T) {
 				}
 			}
 			// (A connection the library gave up on may linger on the server until its close.)
-			waitFor(t, 10*time.Second, "the server to count the Go client's "+tc.final+" session", func() bool {
+			waitFor(t, 30*time.Second, "the server to count the Go client's "+tc.final+" session", func() bool {
 				return s.stat("sessions") == 1 && s.stat("connections.byTransport."+tc.final) >= 1
 			})
 

@@ -90,16 +90,16 @@ func TestPythonClient(t *testing.T) {
 			s := startServer(t, "", tc.top)
 			s.mustAdmin("/user/register", `{"userId":5,"hash":"xxx1234"}`)
 			c := startPython(t, s.clientURL, "5", "xxx1234", tc.transport, tc.handler)
-			if v := c.waitEvent("versions", 20*time.Second); v["socketio"] == "" {
+			if v := c.waitEvent("versions", 30*time.Second); v["socketio"] == "" {
 				t.Fatalf("versions: %v", v)
 			}
-			if ev := c.waitEvent("connect", 20*time.Second); ev["transport"] != tc.transport {
+			if ev := c.waitEvent("connect", 30*time.Second); ev["transport"] != tc.transport {
 				t.Fatalf("connected over %v, want %s", ev["transport"], tc.transport)
 			}
-			if ev := c.waitEvent("auth-ack", 10*time.Second); jsonString(ev["res"]) != `{"ok":true}` {
+			if ev := c.waitEvent("auth-ack", 30*time.Second); jsonString(ev["res"]) != `{"ok":true}` {
 				t.Fatalf("auth ack %v", ev["res"])
 			}
-			waitFor(t, 10*time.Second, "the server to count the Python client's "+tc.transport+" connection", func() bool {
+			waitFor(t, 30*time.Second, "the server to count the Python client's "+tc.transport+" connection", func() bool {
 				return s.stat("connections.byTransport."+tc.transport) == 1 && s.stat("sessions") == 1
 			})
 
@@ -109,7 +109,7 @@ func TestPythonClient(t *testing.T) {
 			}
 			s.mustAdmin("/user/send", `{"userId":5,"message":{"title":"Hi","unread":3}}`)
 			for _, want := range []string{`"example message"`, `{"title":"Hi","unread":3}`} {
-				ev := c.waitEvent("event", 10*time.Second)
+				ev := c.waitEvent("event", 30*time.Second)
 				args := ev["args"].([]any)
 				if jsonString(args[0]) != want || len(args) != tc.wantArgs {
 					t.Fatalf("message handler got %s, want %s and %d arguments; stderr: %s", jsonString(args), want, tc.wantArgs, c.stderr)
