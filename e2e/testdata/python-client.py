@@ -2,7 +2,7 @@
 
     python3 python-client.py URL USER_ID HASH TRANSPORT HANDLER
 
-TRANSPORT is "websocket" or "polling". HANDLER is the message handler's shape:
+TRANSPORT is "websocket", "polling" or "polling,websocket" (polling, then the upgrade). HANDLER is the message handler's shape:
 "one-arg" (def on_message(message)) or "varargs" (def on_message(message, *rest)): with
 connection state recovery on, each pushed event carries the offset as a last argument, and
 python-socketio calls a handler with every argument it gets.
@@ -60,6 +60,7 @@ else:
         out(type="event", event="message", args=[message, *rest])
 
 out(type="versions", socketio=metadata.version("python-socketio"), engineio=metadata.version("python-engineio"))
-sio.connect(url, transports=[transport], wait_timeout=10)
+sio.connect(url, transports=transport.split(","), wait_timeout=10)
+
 sys.stdin.read()  # the test closes stdin (or kills us) when done
 sio.disconnect()
