@@ -221,12 +221,14 @@ func TestClient09IdlePastTimeouts(t *testing.T) {
 	for _, tr := range clientTransports {
 		t.Run(tr, func(t *testing.T) {
 			rec := newRecorder()
+			// Timeouts of 2 s leave a loaded machine (CI runs this under -race beside
+			// other packages) room for a late poll; idling 5 s still spans several.
 			_, ts := startServer(t, Options{
-				HeartbeatTimeout:  time.Second,
-				HeartbeatInterval: 300 * time.Millisecond,
-				CloseTimeout:      time.Second,
+				HeartbeatTimeout:  2 * time.Second,
+				HeartbeatInterval: 500 * time.Millisecond,
+				CloseTimeout:      2 * time.Second,
 			}, rec)
-			out := runClient(t, ts.URL, "idle", tr, "IDLE_MS=2500")
+			out := runClient(t, ts.URL, "idle", tr, "IDLE_MS=5000")
 			if v, ok := find(out, "disconnect"); ok {
 				t.Fatalf("client disconnected while idle: %v", v)
 			}
