@@ -21,8 +21,10 @@ clients: e2e/node/node_modules/.package-lock.json
 e2e/node/node_modules/.package-lock.json: e2e/node/package.json e2e/node/package-lock.json
 	npm ci --prefix e2e/node --no-audit --no-fund
 
+# One package at a time (-p 1): the end-to-end and client tests run real processes with short
+# timeouts, and two packages' worth of them on 2 cores under -race makes for flaky timing.
 test: clients
-	go test -race -count=1 -timeout 40m ./...
+	go test -race -count=1 -p 1 -timeout 40m ./...
 
 # Every fuzz target for FUZZTIME each, on top of its committed corpus (testdata/fuzz).
 fuzz-smoke:
