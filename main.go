@@ -44,7 +44,8 @@ Commands:
   start     run as a daemon: detach, write the pidfile, return once the ports listen
   stop      stop the daemon named in the pidfile (SIGTERM, wait, remove the pidfile)
   restart   stop, then start
-  status    say whether the daemon runs; exit 0 running, 1 dead with a pidfile, 3 not running
+  status    say whether the daemon runs; exit 0 running, 1 dead with a pidfile,
+            3 not running, 4 unknown (the config cannot be read)
   check     check the config file and exit (same as -t)
 
 Flags:
