@@ -404,3 +404,48 @@ func TestBrowserStatusPage(t *testing.T) {
 		}
 	})
 }
+
+// The original's clients in a browser: examples/client.html with socket.io-client 0.9.16's own
+// browser bundle in place of the modern one, against a server offering each transport in turn
+// (the 0.9 client takes the server's order). The push arrives as the original sent it: the
+// JSON text of the message.
+func TestBrowserOriginalClient(t *testing.T) {
+	bundle := filepath.Join(nodeModules, "socket.io-client-v09", "dist", "socket.io.js")
+	if _, err := os.Stat(bundle); err != nil {
+		t.Fatalf("the socket.io-client 0.9 browser bundle is missing: run `npm ci --prefix e2e/node` (%v)", err)
+	}
+	b := startBrowser(t)
+	pages := pageServer(t)
+	html, err := os.ReadFile("../examples/client.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`<script src="(https://[^"]+)"`).FindSubmatch(html)
+	if m == nil {
+		t.Fatal("examples/client.html loads no socket.io bundle from a CDN any more: update this test")
+	}
+	for _, tc := range []struct{ configured, transport string }{
+		{"'websocket', 'xhr-polling'", "websocket"},
+		{"'xhr-polling', 'websocket'", "polling"},
+	} {
+		t.Run(tc.transport, func(t *testing.T) {
+			b.t = t
+			s := startServer(t, "socketIoTransports: ["+tc.configured+"]", "")
+			s.mustAdmin("/user/register", `{"userId":5,"hash":"xxx1234"}`)
+			q := url.Values{"url": {s.clientURL}, "userId": {"5"}, "hash": {"xxx1234"}}
+			b.open("original", pages.URL+"/examples/client.html?"+q.Encode(), map[string]string{string(m[1]): bundle})
+			status := b.waitFor("original", `document.getElementById('status').dataset.state === 'authenticated' && document.getElementById('status').textContent`, browserWait)
+			if status != "authenticated as user 5" {
+				t.Fatalf("status %v", status)
+			}
+			waitFor(t, browserWait, "the server to count a protocol-1 "+tc.transport+" connection", func() bool {
+				return s.stat("connections.byProtocol.EIO1") == 1 && s.stat("connections.byTransport."+tc.transport) == 1
+			})
+			s.mustAdmin("/user/send", `{"userId":5,"message":"example message"}`)
+			got := b.waitFor("original", `document.querySelector('li.message') && document.querySelector('li.message').textContent`, browserWait)
+			if got != `"example message"` {
+				t.Fatalf("the page shows %v, want the JSON text the original sent", got)
+			}
+		})
+	}
+}
