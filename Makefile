@@ -11,21 +11,21 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 # deadline exceeded" when a duration runs out (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 20000x
 
-.PHONY: build run test clients fuzz-smoke vulncheck
+.PHONY: build run test deps fuzz-smoke vulncheck
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o pushinator .
 
 run: build
 	./pushinator -c pushinator.example.conf
 
-# The socket.io clients the end-to-end tests drive, from npm (package-lock.json pins them).
-clients: e2e/node/node_modules/.package-lock.json
-e2e/node/node_modules/.package-lock.json: e2e/node/package.json e2e/node/package-lock.json
-	npm ci --prefix e2e/node --no-audit --no-fund
+# What the tests need beyond Go: the npm socket.io clients (package-lock.json pins them), and
+# Debian's chromium and python3-socketio.
+deps:
+	scripts/test-deps.sh
 
 # One package at a time (-p 1): the end-to-end and client tests run real processes with short
 # timeouts, and two packages' worth of them on 2 cores under -race makes for flaky timing.
-test: clients
+test: deps
 	go test -race -count=1 -p 1 -timeout 40m ./...
 
 # Every fuzz target for FUZZTIME each, on top of its committed corpus (testdata/fuzz).
