@@ -82,3 +82,6 @@ type redisLogger struct{ log *slog.Logger }
 func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 	l.log.Debug("redis client: " + fmt.Sprintf(format, v...))
 }
+
+// sidPrefix starts the Engine.IO session ids of node: the forwarder reads it back.
+func sidPrefix(n *redisengine.Node) string { return n.ID() + cluster.SIDSeparator }

@@ -175,7 +175,11 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 	})
 	sio := socketio.NewServer(socketio.Options{ConnectTimeout: connectTimeout(cfg), Logger: log}, gw)
 	c := cfg.Client
-	s.engine = engineio.NewServer(engineOptions(cfg, log), sio)
+	eo := engineOptions(cfg, log)
+	if s.node != nil {
+		eo.SIDPrefix = sidPrefix(s.node) // any node can tell which one holds a session
+	}
+	s.engine = engineio.NewServer(eo, sio)
 
 	mux := http.NewServeMux()
 	var client http.Handler = s.engine

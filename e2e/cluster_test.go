@@ -8,11 +8,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -437,4 +441,71 @@ func TestClusterRedisRestart(t *testing.T) {
 		}
 	}
 	a.mustAdmin("/user/unregister", `{"userId":5}`)
+}
+
+// roundRobin is a balancer without sticky sessions: every HTTP request goes to the next node.
+func roundRobin(t *testing.T, nodes ...*server) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var targets []*url.URL
+	for _, n := range nodes {
+		u, _ := url.Parse(n.clientURL)
+		targets = append(targets, u)
+	}
+	var count atomic.Int64
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		i := count.Add(1)
+		pr.SetURL(targets[int(i)%len(targets)])
+	}}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv, &count
+}
+
+// TestClusterPollingWithoutStickySessions: a polling client whose requests alternate between
+// two nodes keeps one session (the node that does not hold it forwards the request) and gets
+// every message, sent through either node, exactly once and in order.
+func TestClusterPollingWithoutStickySessions(t *testing.T) {
+	addr := clusterRedis(t)
+	prefix := clusterPrefix(t, addr)
+	a := startServer(t, "", redisEngine(addr, prefix))
+	b := startServer(t, "", redisEngine(addr, prefix))
+	lb, requests := roundRobin(t, a, b)
+	a.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+	for _, tc := range []struct {
+		name, lib  string
+		transports []string
+	}{
+		{"v4", "v4", []string{"polling"}},
+		{"v2", "v2", []string{"polling"}},
+		// The upgrade request (with the polling session's sid) may reach the other node too.
+		{"v4 upgrading to websocket", "v4", []string{"polling", "websocket"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startClient(t, tc.name, clientSpec{Lib: tc.lib, URL: lb.URL, Auth: []any{5, "h"}, Ack: true,
+				Opts: map[string]any{"transports": tc.transports}})
+			c.waitEvent("auth-ack", 10*time.Second)
+			before := requests.Load()
+			var want []string
+			for i := range 10 {
+				m := fmt.Sprintf("m%d", i)
+				want = append(want, m)
+				[]*server{a, b}[i%2].mustAdmin("/user/send", fmt.Sprintf(`{"userId":5,"message":%q}`, m))
+				waitFor(t, 5*time.Second, m, func() bool { return len(c.messages()) >= len(want) })
+			}
+			if got := jsonString(c.messages()); got != jsonString(want) {
+				t.Fatalf("got %s, want %s", got, jsonString(want))
+			}
+			if n := requests.Load() - before; n < 10 && len(tc.transports) == 1 {
+				t.Fatalf("only %d polling requests went through the balancer", n)
+			}
+			if n := c.count("disconnect"); n != 0 {
+				t.Fatalf("the polling client lost its session %d times", n)
+			}
+			if len(tc.transports) > 1 && c.count("upgrade") == 0 {
+				t.Fatalf("the client never upgraded: %v", c.all())
+			}
+			c.send(map[string]any{"cmd": "disconnect"})
+			c.waitEvent("disconnect", 5*time.Second)
+		})
+	}
 }

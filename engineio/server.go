@@ -33,6 +33,9 @@ type Options struct {
 	QueueLimit         int           // packets waiting to be written per session; beyond it the session is closed; default 1024
 	WriteTimeout       time.Duration // every network write has this deadline; default 10s
 	Logger             *slog.Logger  // default: discard
+	// SIDPrefix starts every session id (a cluster node's id and a separator, so that any node
+	// can tell which one holds a session); the rest stays random and unpredictable.
+	SIDPrefix string
 }
 
 // Defaults for zero Options fields, as the official server has them.
@@ -379,7 +382,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s := &Session{
 		srv:    srv,
-		id:     wire.NewID(),
+		id:     srv.opts.SIDPrefix + wire.NewID(),
 		remote: r.RemoteAddr,
 		proto:  uint8(rq.eio),
 		kind:   kind,
