@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -20,46 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/pushinator/pushinator/internal/redistest"
 )
-
-// The cluster tests run several pushinator nodes on one Redis: the one named by
-// PUSHINATOR_REDIS_ADDR (then it must answer: .ci/run starts one), else a local one on the
-// default port if it answers, else they are skipped with a message saying so.
-func clusterRedis(t *testing.T) string {
-	t.Helper()
-	if addr := os.Getenv("PUSHINATOR_REDIS_ADDR"); addr != "" {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			t.Fatalf("PUSHINATOR_REDIS_ADDR=%s does not answer: %v", addr, err)
-		}
-		c.Close()
-		return addr
-	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 500*time.Millisecond)
-	if err != nil {
-		t.Skip("no Redis: set PUSHINATOR_REDIS_ADDR or run redis-server on 127.0.0.1:6379 (.ci/run does) to run the cluster tests")
-	}
-	c.Close()
-	return "127.0.0.1:6379"
-}
-
-// clusterPrefix is a Redis key prefix for this test only; its keys are deleted at the end.
-func clusterPrefix(t *testing.T, addr string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "pushinator-e2e:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if keys, _ := c.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
-	return prefix
-}
 
 func redisEngine(addr, prefix string) string {
 	return fmt.Sprintf("engine: { type: 'redis', redis: { addr: '%s', prefix: '%s' } },", addr, prefix)
@@ -104,8 +63,8 @@ func (s *server) waitClusterSessions(n int) {
 // anywhere is kept and delivered on its next authentication on the other node, and the admin
 // lists and stats say they are cluster-wide.
 func TestClusterExampleNodes(t *testing.T) {
-	addr := clusterRedis(t)
-	prefix := clusterPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-e2e")
 	n1 := startExampleNode(t, 1, addr, prefix)
 	n2 := startExampleNode(t, 2, addr, prefix)
 
@@ -166,8 +125,8 @@ func TestClusterExampleNodes(t *testing.T) {
 // TestClusterThreeNodes: one send to several users reaches their sessions on three nodes,
 // including a user with sessions on two of them, each exactly once.
 func TestClusterThreeNodes(t *testing.T) {
-	addr := clusterRedis(t)
-	prefix := clusterPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-e2e")
 	nodes := []*server{
 		startServer(t, "", redisEngine(addr, prefix)),
 		startServer(t, "", redisEngine(addr, prefix)),
@@ -286,8 +245,8 @@ func (p *switchProxy) cutAll() {
 // client reconnects through the balancer to node A and recovers its session: every message
 // sent meanwhile arrives exactly once, in order, with socket.recovered true.
 func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
-	addr := clusterRedis(t)
-	prefix := clusterPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-e2e")
 	a := startServer(t, "", redisEngine(addr, prefix))
 	b := startServer(t, "", redisEngine(addr, prefix))
 	for i, tc := range []struct {
@@ -383,7 +342,7 @@ func (r *redisServer) kill() {
 // node logs the change of state once; when Redis is back (empty: no persistence), the
 // application registers again and service resumes for the client that stayed connected.
 func TestClusterRedisRestart(t *testing.T) {
-	clusterRedis(t) // skipped, or made mandatory, like every cluster test; it runs its own server
+	redistest.Addr(t) // skipped, or made mandatory, like every cluster test; it runs its own server
 	port := freePort(t)
 	rs := startRedisServer(t, port)
 	engine := redisEngine(rs.addr(), "restart:")
@@ -465,8 +424,8 @@ func roundRobin(t *testing.T, nodes ...*server) (*httptest.Server, *atomic.Int64
 // two nodes keeps one session (the node that does not hold it forwards the request) and gets
 // every message, sent through either node, exactly once and in order.
 func TestClusterPollingWithoutStickySessions(t *testing.T) {
-	addr := clusterRedis(t)
-	prefix := clusterPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-e2e")
 	a := startServer(t, "", redisEngine(addr, prefix))
 	b := startServer(t, "", redisEngine(addr, prefix))
 	lb, requests := roundRobin(t, a, b)

@@ -2,58 +2,16 @@ package redisengine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/pushinator/pushinator/internal/redistest"
 	"github.com/pushinator/pushinator/push"
 )
-
-// redisAddr is the Redis the tests use: PUSHINATOR_REDIS_ADDR (then it must answer: CI
-// starts one), else a local default one if it answers, else the tests are skipped.
-func redisAddr(t *testing.T) string {
-	t.Helper()
-	if addr := os.Getenv("PUSHINATOR_REDIS_ADDR"); addr != "" {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			t.Fatalf("PUSHINATOR_REDIS_ADDR=%s does not answer: %v", addr, err)
-		}
-		c.Close()
-		return addr
-	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 500*time.Millisecond)
-	if err != nil {
-		t.Skip("no Redis: set PUSHINATOR_REDIS_ADDR or run redis-server on 127.0.0.1:6379 (.ci/run does) to run the Redis engine tests")
-	}
-	c.Close()
-	return "127.0.0.1:6379"
-}
-
-// testPrefix is a key prefix of this test only; its keys are deleted at the end.
-func testPrefix(t *testing.T, addr string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "pushinator-test:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		defer c.Close()
-		ctx := context.Background()
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
-	return prefix
-}
 
 func startNode(t *testing.T, addr, prefix string, opt func(*Options)) (*Node, context.CancelFunc) {
 	t.Helper()
@@ -129,8 +87,8 @@ func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 func msg(s string) json.RawMessage { return json.RawMessage(jsonString(s)) }
 
 func TestSendReachesAnotherNode(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, nil)
 	b, _ := startNode(t, addr, prefix, nil)
 	if err := a.Register("5", "secret"); err != nil {
@@ -175,8 +133,8 @@ func TestSendReachesAnotherNode(t *testing.T) {
 // TestBufferedAcrossNodes: a message to a user with no session on any node is kept and
 // delivered, in order, on the next authentication on another node.
 func TestBufferedAcrossNodes(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, nil)
 	b, _ := startNode(t, addr, prefix, nil)
 	a.Register("7", "h")
@@ -215,8 +173,8 @@ func TestBufferedAcrossNodes(t *testing.T) {
 // TestResumeOnAnotherNodeAfterItsNodeDied: a session whose node dies without releasing it
 // resumes on another node and gets every message after its offset, exactly once, in order.
 func TestResumeOnAnotherNodeAfterItsNodeDied(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, nil)
 	b, stopB := startNode(t, addr, prefix, nil)
 	a.Register("9", "h")
@@ -249,8 +207,8 @@ func TestResumeOnAnotherNodeAfterItsNodeDied(t *testing.T) {
 
 // TestReleasedSessionResumes: a session released as resumable comes back on another node.
 func TestReleasedSessionResumes(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, nil)
 	b, _ := startNode(t, addr, prefix, nil)
 	a.Register("3", "h")
@@ -275,8 +233,8 @@ func TestReleasedSessionResumes(t *testing.T) {
 }
 
 func TestUnregisterClosesSessionsEverywhere(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, nil)
 	b, _ := startNode(t, addr, prefix, nil)
 	a.Register("4", "h")
@@ -297,8 +255,8 @@ func TestUnregisterClosesSessionsEverywhere(t *testing.T) {
 }
 
 func TestBufferBounds(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, func(o *Options) { o.BufferSize = 2 })
 	a.Register("1", "h")
 	for _, m := range []string{"a", "b", "c"} {
@@ -315,8 +273,8 @@ func TestBufferBounds(t *testing.T) {
 // TestSweepExpiresKeptMessages: a message kept for a user nobody sends to or connects as any
 // more expires after bufferTTL and leaves the kept count, as in the memory engine.
 func TestSweepExpiresKeptMessages(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, func(o *Options) { o.BufferTTL = 50 * time.Millisecond })
 	a.Register("1", "h")
 	a.Send([]string{"1"}, "message", msg("short-lived"))
@@ -340,8 +298,8 @@ func TestSweepExpiresKeptMessages(t *testing.T) {
 // with its last offset) while both nodes send to it; put together, its connections got every
 // message exactly once, in send order.
 func TestResumeWhileSending(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t, addr)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
 	a, _ := startNode(t, addr, prefix, nil)
 	b, _ := startNode(t, addr, prefix, nil)
 	nodes := []*Node{a, b}
