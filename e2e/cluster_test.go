@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,81 +164,6 @@ func TestClusterThreeNodes(t *testing.T) {
 	clients[1].waitEvent("disconnect", 5*time.Second)
 }
 
-// switchProxy forwards TCP connections to a target that the test can change, and cuts the
-// open ones: a client behind it "reconnects to another node" as behind a load balancer.
-type switchProxy struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	target string
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
-}
-
-func startSwitchProxy(t *testing.T, target string) *switchProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &switchProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cutAll(); p.wg.Wait() })
-	return p
-}
-
-func (p *switchProxy) url() string { return "http://" + p.ln.Addr().String() }
-
-func (p *switchProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		target := p.target
-		p.mu.Unlock()
-		s, err := net.DialTimeout("tcp", target, 2*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[s] = true, true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(c, s)
-		go p.pipe(s, c)
-	}
-}
-
-func (p *switchProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// switchTo sends new connections to target from now on.
-func (p *switchProxy) switchTo(target string) {
-	p.mu.Lock()
-	p.target = target
-	p.mu.Unlock()
-}
-
-func (p *switchProxy) cutAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
 // TestClusterRecoveryAfterNodeKilled: node B dies (kill -9) with a client connected; the
 // client reconnects through the balancer to node A and recovers its session: every message
 // sent meanwhile arrives exactly once, in order, with socket.recovered true.
@@ -262,7 +185,7 @@ func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
 			if i > 0 {
 				b = startServer(t, "", redisEngine(addr, prefix)) // a fresh node B to stop
 			}
-			proxy := startSwitchProxy(t, strings.TrimPrefix(b.clientURL, "http://"))
+			proxy := startProxy(t, strings.TrimPrefix(b.clientURL, "http://"), 0)
 			a.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
 			c := startClient(t, "client", clientSpec{URL: proxy.url(), Auth: []any{5, "h"}, Ack: true,
 				Opts: map[string]any{"transports": []string{transport}}})

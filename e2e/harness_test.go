@@ -241,9 +241,17 @@ func startClient(t *testing.T, name string, spec clientSpec) *client {
 func startNode(t *testing.T, name, script string, args ...string) *client {
 	t.Helper()
 	requireNode(t)
-	c := &client{t: t, name: name, stderr: &syncBuffer{}}
-	c.cmd = exec.Command("node", append([]string{script}, args...)...)
-	c.cmd.Env = append(os.Environ(), "NODE_PATH="+nodeModules, "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
+	cmd := exec.Command("node", append([]string{script}, args...)...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+nodeModules, "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
+	return startProcess(t, name, cmd, 0)
+}
+
+// startProcess runs a client program whose stdout is JSON lines, each becoming one of the
+// client's events. At the end of the test its stdin is closed; it gets grace to exit by
+// itself, then it is killed.
+func startProcess(t *testing.T, name string, cmd *exec.Cmd, grace time.Duration) *client {
+	t.Helper()
+	c := &client{t: t, name: name, cmd: cmd, stderr: &syncBuffer{}}
 	c.cmd.Stderr = c.stderr
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -270,8 +278,14 @@ func startNode(t *testing.T, name, script string, args ...string) *client {
 	}()
 	t.Cleanup(func() {
 		c.stdin.Close()
-		c.cmd.Process.Kill()
-		c.cmd.Wait()
+		done := make(chan struct{})
+		go func() { c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(grace):
+			c.cmd.Process.Kill()
+			<-done
+		}
 	})
 	return c
 }

@@ -9,43 +9,60 @@ import (
 	"time"
 )
 
-// cuttingProxy forwards loopback TCP connections to a target and cuts random ones, as a
-// network would: both sides see the connection end abruptly.
-type cuttingProxy struct {
-	ln     net.Listener
-	target string
+// tcpProxy forwards loopback TCP connections to a target the test can change (a load balancer
+// moving clients to another node), and can cut connections as a network would: both sides see
+// the connection end abruptly.
+type tcpProxy struct {
+	ln   net.Listener
+	done chan struct{}
+	wg   sync.WaitGroup
+
 	mu     sync.Mutex
-	conns  map[net.Conn]net.Conn
+	target string
+	conns  map[net.Conn]net.Conn // client side -> server side
 	cuts   int
-	done   chan struct{}
-	wg     sync.WaitGroup
 }
 
-// startCuttingProxy listens on loopback and, every cutEvery, cuts one random open connection.
-func startCuttingProxy(t *testing.T, target string, cutEvery time.Duration) *cuttingProxy {
+// startProxy listens on loopback and forwards to target; with cutEvery > 0 it cuts one random
+// open connection every cutEvery.
+func startProxy(t *testing.T, target string, cutEvery time.Duration) *tcpProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cuttingProxy{ln: ln, target: target, conns: map[net.Conn]net.Conn{}, done: make(chan struct{})}
-	p.wg.Add(2)
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]net.Conn{}, done: make(chan struct{})}
+	p.wg.Add(1)
 	go p.accept()
-	go p.cutLoop(cutEvery)
+	if cutEvery > 0 {
+		p.wg.Add(1)
+		go p.cutLoop(cutEvery)
+	}
 	t.Cleanup(p.close)
 	return p
 }
 
-func (p *cuttingProxy) addr() string { return p.ln.Addr().String() }
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+func (p *tcpProxy) url() string  { return "http://" + p.addr() }
 
-func (p *cuttingProxy) accept() {
+// switchTo sends new connections to target from now on.
+func (p *tcpProxy) switchTo(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+}
+
+func (p *tcpProxy) accept() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
 		}
-		s, err := net.Dial("tcp", p.target)
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		s, err := net.DialTimeout("tcp", target, 2*time.Second)
 		if err != nil {
 			c.Close()
 			continue
@@ -54,27 +71,24 @@ func (p *cuttingProxy) accept() {
 		p.conns[c] = s
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(c, s)
-		go p.pipe(s, c)
+		go p.pipe(c, s, c)
+		go p.pipe(s, c, c)
 	}
 }
 
-func (p *cuttingProxy) pipe(dst, src net.Conn) {
+// pipe copies one direction; key is the client side, under which the pair is filed.
+func (p *tcpProxy) pipe(dst, src, key net.Conn) {
 	defer p.wg.Done()
 	io.Copy(dst, src)
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
+	delete(p.conns, key)
 	p.mu.Unlock()
 }
 
-func (p *cuttingProxy) cutLoop(every time.Duration) {
+func (p *tcpProxy) cutLoop(every time.Duration) {
 	defer p.wg.Done()
-	if every <= 0 {
-		return
-	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -98,20 +112,25 @@ func (p *cuttingProxy) cutLoop(every time.Duration) {
 	}
 }
 
-func (p *cuttingProxy) cutCount() int {
+func (p *tcpProxy) cutCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cuts
 }
 
-func (p *cuttingProxy) close() {
-	close(p.done)
-	p.ln.Close()
+// cutAll closes every open connection.
+func (p *tcpProxy) cutAll() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	for c, s := range p.conns {
 		c.Close()
 		s.Close()
 	}
-	p.mu.Unlock()
+}
+
+func (p *tcpProxy) close() {
+	close(p.done)
+	p.ln.Close()
+	p.cutAll()
 	p.wg.Wait()
 }

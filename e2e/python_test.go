@@ -4,8 +4,6 @@ package e2e
 // python3-websocket and python3-requests for its transports) runs the README flow.
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -31,44 +29,10 @@ func requirePythonSocketIO(t *testing.T) {
 func startPython(t *testing.T, url, userID, hash, transport, handler string) *client {
 	t.Helper()
 	requirePythonSocketIO(t)
-	c := &client{t: t, name: "python-" + transport, stderr: &syncBuffer{}}
-	c.cmd = exec.Command(debianPython, "testdata/python-client.py", url, userID, hash, transport, handler)
-	c.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	c.cmd.Stderr = c.stderr
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var ev map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				ev = map[string]any{"type": "stdout", "line": sc.Text()}
-			}
-			c.mu.Lock()
-			c.events = append(c.events, ev)
-			c.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		c.stdin.Close() // the script disconnects and exits
-		done := make(chan struct{})
-		go func() { c.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			c.cmd.Process.Kill()
-			<-done
-		}
-	})
-	return c
+	cmd := exec.Command(debianPython, "testdata/python-client.py", url, userID, hash, transport, handler)
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	// Closing stdin makes the script disconnect and exit.
+	return startProcess(t, "python-"+transport, cmd, 10*time.Second)
 }
 
 func TestPythonClient(t *testing.T) {

@@ -21,7 +21,7 @@ func TestNoMessageLostUnderDisconnects(t *testing.T) {
 	}
 	const users, perUser = 100, 100
 	s := startServer(t, "", "delivery: { bufferSize: 1000 },")
-	proxy := startCuttingProxy(t, strings.TrimPrefix(s.clientURL, "http://"), 40*time.Millisecond)
+	proxy := startProxy(t, strings.TrimPrefix(s.clientURL, "http://"), 40*time.Millisecond)
 
 	var specs []map[string]any
 	for i := 1; i <= users; i++ {
