@@ -21,9 +21,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/pushinator/pushinator/internal/netpoll"
 )
 
 // Close frames a server sends (unmasked): 1000 normal closure, 1009
@@ -45,7 +47,15 @@ const (
 // concurrently.
 type Conn struct {
 	conn net.Conn
+	raw  syscall.RawConn // nil when conn has no descriptor of its own (TLS)
 	wmu  sync.Mutex
+
+	// The connection's place in a netpoll.Poller while its Reader is
+	// parked; it must leave the Poller before the descriptor is closed.
+	pmu        sync.Mutex
+	waiter     *netpoll.Waiter
+	closed     bool
+	unpollable bool // Register failed (TLS): read with a goroutine
 }
 
 // IsUpgradeRequest reports whether r asks for a WebSocket.
@@ -73,12 +83,52 @@ func Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, io.Reader, bool) {
 		io.ReadFull(rw.Reader, pre)
 		src = &prefixReader{pre: pre, r: conn}
 	}
-	return &Conn{conn: conn}, src, true
+	return NewConn(conn), src, true
 }
 
 // NewConn wraps an established WebSocket connection (tests, or a caller
 // that did its own handshake).
-func NewConn(conn net.Conn) *Conn { return &Conn{conn: conn} }
+func NewConn(conn net.Conn) *Conn {
+	c := &Conn{conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	return c
+}
+
+// TryWrite writes what the socket takes of b at once, never waiting, and
+// returns how many bytes that was: all of b for a push to a client that
+// keeps up; fewer (a frame may be cut) when the socket's buffer is full;
+// 0 when another write is under way, the connection has no descriptor of
+// its own, or it failed. The caller writes the rest the ordinary way,
+// which also reports any error.
+func (c *Conn) TryWrite(b []byte) int {
+	if c.raw == nil || !c.wmu.TryLock() {
+		return 0
+	}
+	defer c.wmu.Unlock()
+	n := 0
+	write := func(fd uintptr) bool {
+		for n < len(b) {
+			k, err := syscall.Write(int(fd), b[n:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || k <= 0 {
+				break
+			}
+			n += k
+		}
+		return true // never wait: EAGAIN leaves the rest to the caller
+	}
+	if err := c.raw.Write(write); err != nil && n == 0 {
+		// The deadline of an earlier write has passed (it stays set on
+		// the connection): clear it and try once more.
+		c.conn.SetWriteDeadline(time.Time{})
+		c.raw.Write(write)
+	}
+	return n
+}
 
 // prefixReader replays bytes the HTTP server read past the upgrade request.
 type prefixReader struct {
@@ -96,11 +146,50 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 }
 
 // Close closes the connection without a close frame.
-func (c *Conn) Close() error { return c.conn.Close() }
+func (c *Conn) Close() error {
+	c.leavePoller()
+	return c.conn.Close()
+}
+
+// leavePoller takes the connection out of its Poller for good.
+func (c *Conn) leavePoller() {
+	c.pmu.Lock()
+	w := c.waiter
+	c.waiter, c.closed = nil, true
+	c.pmu.Unlock()
+	if w != nil {
+		w.Remove()
+	}
+}
+
+// waitReadable arms the connection's Waiter (registering it with resume
+// the first time); false when the caller must read by itself.
+func (c *Conn) waitReadable(p *netpoll.Poller, resume func()) bool {
+	c.pmu.Lock()
+	if c.closed || c.unpollable {
+		c.pmu.Unlock()
+		return false
+	}
+	if c.waiter == nil {
+		w, err := p.Register(c.conn, resume)
+		if err != nil {
+			c.unpollable = true
+			c.pmu.Unlock()
+			return false
+		}
+		c.waiter = w
+	}
+	w := c.waiter
+	c.pmu.Unlock()
+	// No read is under way while parked: drop the deadline's timer.
+	c.conn.SetReadDeadline(time.Time{})
+	return w.Arm() == nil
+}
 
 // Shutdown sends a normal close frame if no write is under way, then
 // closes.
 func (c *Conn) Shutdown(timeout time.Duration) {
+	c.leavePoller()
 	if c.wmu.TryLock() {
 		c.conn.SetWriteDeadline(time.Now().Add(timeout))
 		io.WriteString(c.conn, CloseNormal)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/pushinator/pushinator/internal/netpoll"
 )
 
 // Errors Reader.Next ends with besides the connection's own.
@@ -34,7 +35,9 @@ func Closed(err error) bool {
 // goroutine.
 type Reader struct {
 	c            *Conn
-	br           *bufio.Reader
+	src          io.Reader
+	bufSize      int
+	br           *bufio.Reader // nil while parked (see Park)
 	maxPayload   int64
 	writeTimeout time.Duration
 	frag         []byte // a fragmented message being assembled
@@ -46,7 +49,31 @@ type Reader struct {
 // bufSize bytes; a message longer than maxPayload ends the connection;
 // control answers are written within writeTimeout.
 func (c *Conn) NewReader(src io.Reader, bufSize int, maxPayload int64, writeTimeout time.Duration) *Reader {
-	return &Reader{c: c, br: bufio.NewReaderSize(src, bufSize), maxPayload: maxPayload, writeTimeout: writeTimeout}
+	return &Reader{c: c, src: src, bufSize: bufSize, maxPayload: maxPayload, writeTimeout: writeTimeout}
+}
+
+// Park hands the reading of the connection to p, when nothing read is
+// left unprocessed: resume then runs in a new goroutine once the
+// connection has bytes to read or has ended, and the caller must stop
+// reading. Parked, the Reader holds no buffer and no goroutine waits on
+// the connection. Park reports false when the caller must go on reading
+// itself: p is nil, bytes are buffered, or the connection cannot be
+// polled (TLS) or is closing. resume is kept from the first call on.
+func (r *Reader) Park(p *netpoll.Poller, resume func()) bool {
+	if p == nil || (r.br != nil && r.br.Buffered() > 0) {
+		return false
+	}
+	if pr, ok := r.src.(*prefixReader); ok && len(pr.pre) > 0 {
+		return false
+	}
+	// Dropped before arming: the resumed reader may start at once.
+	br := r.br
+	r.br = nil
+	if !r.c.waitReadable(p, resume) {
+		r.br = br
+		return false
+	}
+	return true
 }
 
 // Next returns the next whole text or binary message, its opcode being
@@ -55,6 +82,9 @@ func (c *Conn) NewReader(src io.Reader, bufSize int, maxPayload int64, writeTime
 // the caller closes the Conn.
 func (r *Reader) Next(idle time.Duration) (ws.OpCode, []byte, error) {
 	c := r.c
+	if r.br == nil {
+		r.br = bufio.NewReaderSize(r.src, r.bufSize)
+	}
 	for {
 		c.conn.SetReadDeadline(time.Now().Add(idle))
 		h, err := ws.ReadHeader(r.br)

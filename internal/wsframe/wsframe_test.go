@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/pushinator/pushinator/internal/netpoll"
 )
 
 func TestAppendHeader(t *testing.T) {
@@ -236,3 +237,102 @@ func (c *scriptConn) Write(b []byte) (int, error)      { return len(b), nil }
 func (c *scriptConn) Close() error                     { return nil }
 func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
+
+// TryWrite never waits: against a client that does not read it takes what
+// the socket holds (cutting a buffer short), then 0; every byte it
+// reported arrives, in order. A write deadline left in the past by an
+// earlier write does not stop it.
+func TestTryWrite(t *testing.T) {
+	c, client := pair(t)
+	c.conn.SetWriteDeadline(time.Now().Add(-time.Second))
+	if n := c.TryWrite([]byte("hello")); n != 5 {
+		t.Fatalf("TryWrite after an expired deadline = %d, want 5", n)
+	}
+	var want bytes.Buffer
+	want.WriteString("hello")
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	cut := false
+	for i := 0; ; i++ {
+		n := c.TryWrite(chunk)
+		want.Write(chunk[:n])
+		if n > 0 && n < len(chunk) {
+			cut = true
+		}
+		if n == 0 {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("the socket never filled")
+		}
+	}
+	if !cut {
+		t.Error("no buffer was cut short before the socket filled")
+	}
+	got := make([]byte, want.Len())
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatalf("reading what TryWrite wrote: %v", err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatal("the client did not receive exactly what TryWrite reported")
+	}
+	// A busy connection (another write holds the lock) is left alone.
+	c.wmu.Lock()
+	if n := c.TryWrite([]byte("x")); n != 0 {
+		t.Errorf("TryWrite during another write = %d, want 0", n)
+	}
+	c.wmu.Unlock()
+	// Without a descriptor (as under TLS): 0, the caller writes.
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if n := NewConn(a).TryWrite([]byte("x")); n != 0 {
+		t.Errorf("TryWrite on a net.Pipe = %d, want 0", n)
+	}
+}
+
+// A parked Reader holds no buffer and no goroutine: the client's next
+// frame resumes it, and it reads the whole message. Bytes already buffered
+// (two frames in one segment) keep the caller reading.
+func TestReaderPark(t *testing.T) {
+	p, err := netpoll.New()
+	if err != nil {
+		t.Skip("no epoll here:", err)
+	}
+	defer p.Close()
+	c, client := pair(t)
+	r := c.NewReader(c.conn, 64, 1<<20, time.Second)
+	resumed := make(chan struct{}, 1)
+	resume := func() { resumed <- struct{}{} }
+	if r.Park(nil, resume) {
+		t.Fatal("Park without a Poller must leave the reading to the caller")
+	}
+	if !r.Park(p, resume) {
+		t.Fatal("Park of an idle connection failed")
+	}
+	if r.br != nil {
+		t.Error("a parked Reader keeps its buffer")
+	}
+	send(t, client, ws.NewTextFrame([]byte("one")), ws.NewTextFrame([]byte("two")))
+	select {
+	case <-resumed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client's frame did not resume the reader")
+	}
+	for _, want := range []string{"one", "two"} {
+		if _, got, err := r.Next(time.Second); err != nil || string(got) != want {
+			t.Fatalf("Next = %q, %v; want %q", got, err, want)
+		}
+		if want == "one" && r.br.Buffered() > 0 && r.Park(p, resume) {
+			t.Fatal("Park with a frame still buffered")
+		}
+	}
+	if !r.Park(p, resume) {
+		t.Fatal("Park after reading everything failed")
+	}
+	// Closing takes the connection out of the Poller.
+	c.Close()
+	if n := p.Waiting(); n != 0 {
+		t.Errorf("Poller still holds %d connections after Close", n)
+	}
+}
