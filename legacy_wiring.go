@@ -5,13 +5,14 @@ import (
 
 	"github.com/pushinator/pushinator/config"
 	"github.com/pushinator/pushinator/gateway"
+	"github.com/pushinator/pushinator/internal/netpoll"
 	"github.com/pushinator/pushinator/legacy"
 )
 
 // newLegacyServer serves the original's socket.io 0.9 clients (protocol 1) beside the modern
 // ones, under client.path + "1/", with the same transports in the same order, and heartbeats
 // derived from the Engine.IO ones so that one setting governs both.
-func newLegacyServer(cfg *config.Config, gw *gateway.Gateway, log *slog.Logger) *legacy.Server {
+func newLegacyServer(cfg *config.Config, gw *gateway.Gateway, log *slog.Logger, poller *netpoll.Poller) *legacy.Server {
 	c := cfg.Client
 	var transports []string
 	for _, t := range c.Transports {
@@ -36,5 +37,6 @@ func newLegacyServer(cfg *config.Config, gw *gateway.Gateway, log *slog.Logger) 
 		QueueLimit:        cfg.Delivery.QueueSize,
 		WriteTimeout:      cfg.Delivery.WriteTimeout,
 		Logger:            log,
+		Poller:            poller,
 	}, gw.Legacy())
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pushinator/pushinator/daemon"
 	"github.com/pushinator/pushinator/engineio"
 	"github.com/pushinator/pushinator/gateway"
+	"github.com/pushinator/pushinator/internal/netpoll"
 	"github.com/pushinator/pushinator/legacy"
 	"github.com/pushinator/pushinator/limit"
 	"github.com/pushinator/pushinator/logging"
@@ -130,6 +131,9 @@ type server struct {
 	node   *redisengine.Node // engine.type redis: the cluster engine, in place of hub
 	engine *engineio.Server
 	legacy *legacy.Server // socket.io 0.9 clients, under client.path + "1/"
+	// poller holds idle WebSockets (both protocols) without a goroutine each; nil where
+	// there is no epoll, or with TLS (a TLS connection buffers what the kernel has handed it).
+	poller *netpoll.Poller
 	cert   atomic.Pointer[tls.Certificate]
 
 	adminLn, clientLn   net.Listener
@@ -175,7 +179,15 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 	})
 	sio := socketio.NewServer(socketio.Options{ConnectTimeout: connectTimeout(cfg), Logger: log}, gw)
 	c := cfg.Client
+	if !c.UseSSL {
+		if p, err := netpoll.New(); err == nil {
+			s.poller = p
+		} else {
+			log.Debug("idle WebSockets are read by a goroutine each", "err", err)
+		}
+	}
 	eo := engineOptions(cfg, log)
+	eo.Poller = s.poller
 	if s.node != nil {
 		eo.SIDPrefix = sidPrefix(s.node) // any node can tell which one holds a session
 	}
@@ -187,7 +199,7 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		client = forwarding(s.engine, s.node, c, log)
 	}
 	mux.Handle(c.Path, limit.NewHandshakes(client, cfg.Limits.HandshakesPerSecondPerIP))
-	s.legacy = newLegacyServer(cfg, gw, log)
+	s.legacy = newLegacyServer(cfg, gw, log, s.poller)
 	mux.Handle(c.Path+"1/", s.legacy)
 	s.clientSrv = &http.Server{
 		Handler:           mux,
@@ -373,6 +385,10 @@ func (s *server) shutdown() error {
 	}
 	if err := s.clientSrv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("client port: %w", err))
+	}
+	if s.poller != nil {
+		// Every WebSocket is closed by now (or its session dropped): none is waiting.
+		s.poller.Close()
 	}
 	if err := s.adminSrv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("admin port: %w", err))

@@ -33,6 +33,7 @@ var errParse = errors.New("engineio: parse error")
 type packet struct {
 	typ    byte
 	binary bool // a binary message: data is raw bytes
+	framed bool // WebSocket bytes already framed: the rest of a write the socket cut short
 	data   []byte
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushinator/pushinator/internal/netpoll"
 	"github.com/pushinator/pushinator/internal/sessions"
 	"github.com/pushinator/pushinator/internal/wire"
 	"github.com/pushinator/pushinator/internal/wsframe"
@@ -36,6 +37,11 @@ type Options struct {
 	// SIDPrefix starts every session id (a cluster node's id and a separator, so that any node
 	// can tell which one holds a session); the rest stays random and unpredictable.
 	SIDPrefix string
+	// Poller, when set, waits for idle WebSockets to become readable, so
+	// that an idle session holds no reader goroutine (its stack is most of
+	// an idle session's memory). The caller owns it and closes it after
+	// Shutdown. Nil: a goroutine reads each WebSocket.
+	Poller *netpoll.Poller
 }
 
 // Defaults for zero Options fields, as the official server has them.

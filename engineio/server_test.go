@@ -18,6 +18,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/pushinator/pushinator/internal/netpoll"
 )
 
 // recorder is a Handler that echoes every message (unless quiet) and
@@ -115,7 +116,27 @@ type testServer struct {
 	url  string // http://127.0.0.1:port/engine.io/
 }
 
+// startServer serves with a netpoll.Poller, as pushinator does on Linux:
+// idle WebSockets park between messages.
 func startServer(t *testing.T, opts Options) *testServer {
+	t.Helper()
+	if p, err := netpoll.New(); err == nil {
+		opts.Poller = p
+		t.Cleanup(func() { p.Close() }) // after the server's cleanup (LIFO)
+	}
+	return startServerGoroutines(t, opts)
+}
+
+// bothReaders runs a WebSocket test with parked readers (the Poller) and
+// with a goroutine per WebSocket.
+func bothReaders(t *testing.T, test func(*testing.T, func(*testing.T, Options) *testServer)) {
+	t.Run("poller", func(t *testing.T) { test(t, startServer) })
+	t.Run("goroutines", func(t *testing.T) { test(t, startServerGoroutines) })
+}
+
+// startServerGoroutines serves with opts as given: without a Poller, a
+// goroutine reads each WebSocket.
+func startServerGoroutines(t *testing.T, opts Options) *testServer {
 	t.Helper()
 	rec := newRecorder()
 	srv := NewServer(opts, rec)
@@ -556,6 +577,10 @@ func (c *wsClient) expect(want string) {
 }
 
 func TestWebSocketV4(t *testing.T) {
+	bothReaders(t, testWebSocketV4)
+}
+
+func testWebSocketV4(t *testing.T, startServer func(*testing.T, Options) *testServer) {
 	ts := startServer(t, slowPing(testOptions()))
 	c := dialWS(t, ts, "EIO=4&transport=websocket")
 	open, _, err := c.read()
@@ -930,6 +955,10 @@ func TestConcurrentCloses(t *testing.T) {
 }
 
 func TestWebSocketFragmentsAndControlFrames(t *testing.T) {
+	bothReaders(t, testWebSocketFragmentsAndControlFrames)
+}
+
+func testWebSocketFragmentsAndControlFrames(t *testing.T, startServer func(*testing.T, Options) *testServer) {
 	ts := startServer(t, slowPing(testOptions()))
 	c := dialWS(t, ts, "EIO=4&transport=websocket")
 	c.read()
@@ -971,5 +1000,58 @@ func TestLongPollOutlivesServerReadTimeout(t *testing.T) {
 	sid := ts.handshakeV4()
 	if g := ts.do("GET", "EIO=4&transport=polling&sid="+sid, "", ""); g.body != "2" {
 		t.Fatalf("long poll = %d %q, want the ping", g.status, g.body)
+	}
+}
+
+// A client that stops reading fills the socket's buffers: pushes written
+// at once from Send get cut mid-frame, and the flusher must finish each cut
+// frame before the next. When the client reads again, every message
+// arrives whole and in order.
+func TestWebSocketCutWritesArriveWhole(t *testing.T) {
+	bothReaders(t, testWebSocketCutWritesArriveWhole)
+}
+
+func testWebSocketCutWritesArriveWhole(t *testing.T, startServer func(*testing.T, Options) *testServer) {
+	o := slowPing(testOptions())
+	o.QueueLimit = 1 << 20
+	o.WriteTimeout = 30 * time.Second
+	ts := startServer(t, o)
+	ts.rec.quiet = true
+	c := dialWS(t, ts, "EIO=4&transport=websocket")
+	c.read()
+	s := <-ts.rec.opened
+	// Beyond what loopback socket buffers hold (a few MiB each way), in
+	// messages small enough to be written at once from Send.
+	const n, size = 6000, 3000
+	body := func(i int) string {
+		return fmt.Sprintf("%06d", i) + strings.Repeat(string(rune('a'+i%26)), size-6)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := s.Send(Message{Data: []byte(body(i))}); err != nil {
+				sent <- fmt.Errorf("send %d: %w", i, err)
+				return
+			}
+		}
+		sent <- nil
+	}()
+	// Wait until the socket is full (a flusher is needed), then read.
+	waitFor(t, "a write cut short", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.flushing
+	})
+	for i := 0; i < n; i++ {
+		got, _, err := c.read()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := "4" + body(i); got != want {
+			t.Fatalf("message %d: got %.20q… (%d bytes), want %.20q… (%d bytes)", i, got, len(got), want, len(want))
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -166,6 +166,9 @@ func (s *Session) enqueueLocked(p packet) (fire, ok bool) {
 func (s *Session) kickLocked() {
 	if s.kind == kindWebSocket {
 		if s.ws != nil && !s.flushing && len(s.queue) > 0 {
+			if s.writeNowLocked() {
+				return
+			}
 			s.flushing = true
 			go s.flushWS(s.ws)
 		}

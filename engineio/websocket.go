@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -15,7 +16,35 @@ import (
 // binary frames the raw data; v3 binary frames a leading 0x04 byte. The
 // data is written as is, never copied into a new slice or modified.
 func writeFrame(bw *bufio.Writer, p packet, proto uint8) {
-	op, n, prefix, pb := wsframe.OpText, 1+len(p.data), true, p.typ
+	if p.framed {
+		bw.Write(p.data)
+		return
+	}
+	op, n, prefix, pb := frameOf(p, proto)
+	wsframe.WriteHeader(bw, op, n)
+	if prefix {
+		bw.WriteByte(pb)
+	}
+	bw.Write(p.data)
+}
+
+// appendFrame appends the frame writeFrame writes.
+func appendFrame(dst []byte, p packet, proto uint8) []byte {
+	if p.framed {
+		return append(dst, p.data...)
+	}
+	op, n, prefix, pb := frameOf(p, proto)
+	dst = wsframe.AppendHeader(dst, op, n)
+	if prefix {
+		dst = append(dst, pb)
+	}
+	return append(dst, p.data...)
+}
+
+// frameOf is p's frame: opcode, payload length, and the byte before the
+// data, if any.
+func frameOf(p packet, proto uint8) (op byte, n int, prefix bool, pb byte) {
+	op, n, prefix, pb = wsframe.OpText, 1+len(p.data), true, p.typ
 	if p.binary {
 		op = wsframe.OpBinary
 		if proto == 4 {
@@ -24,11 +53,41 @@ func writeFrame(bw *bufio.Writer, p packet, proto uint8) {
 			pb = p.typ - '0'
 		}
 	}
-	wsframe.WriteHeader(bw, op, n)
-	if prefix {
-		bw.WriteByte(pb)
+	return op, n, prefix, pb
+}
+
+// writeNowLocked writes the queue from the caller's goroutine if the
+// socket takes it without waiting: a push to a client that keeps up, the
+// common case, then costs one write system call and neither a goroutine
+// nor a deadline timer. What the socket does not take stays at the head
+// of the queue, framed, for the flusher. It reports whether the queue is
+// now empty. Small queues only: the frames are built in one pooled buffer.
+func (s *Session) writeNowLocked() bool {
+	if s.state != stateOpen {
+		return false // the flusher finishes a closing session
 	}
-	bw.Write(p.data)
+	size := 0
+	for _, p := range s.queue {
+		size += len(p.data) + 2 + 8
+	}
+	if size > writeBufferSize {
+		return false
+	}
+	bp := s.srv.bodies.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, p := range s.queue {
+		buf = appendFrame(buf, p, s.proto)
+	}
+	n := s.ws.TryWrite(buf)
+	switch {
+	case n == len(buf):
+		s.queue = nil
+	case n > 0:
+		s.queue = []packet{{framed: true, data: bytes.Clone(buf[n:])}}
+	}
+	*bp = buf
+	s.srv.bodies.Put(bp)
+	return n == len(buf)
 }
 
 // writePackets writes packets through a pooled buffer, within WriteTimeout.
@@ -105,8 +164,11 @@ func (srv *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, s 
 	s.ws = c
 	s.kickLocked()
 	s.mu.Unlock()
-	// A fresh goroutine reads, so the HTTP server's large stack is released.
-	go s.readWS(c, src, false)
+	// The client's first packet wakes a fresh reader (or a fresh goroutine
+	// waits for it), so the HTTP server's large stack is released.
+	if r := s.newWSReader(c, src, false); !r.rd.Park(srv.opts.Poller, r.resume) {
+		go r.run()
+	}
 }
 
 // serveUpgrade takes a WebSocket for an existing session: the probe of an
@@ -130,36 +192,55 @@ func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Sessi
 	}
 	s.probe = c
 	s.mu.Unlock()
-	go s.readWS(c, src, true)
+	go s.newWSReader(c, src, true).run()
 }
 
-// readWS reads frames until the connection ends. While probing it runs
-// the upgrade; afterwards it feeds the session.
-func (s *Session) readWS(c *wsframe.Conn, src io.Reader, probing bool) {
+// wsReader reads one WebSocket's frames. While probing it runs the
+// upgrade; afterwards it feeds the session. Between messages it parks the
+// connection in the server's Poller (when there is one): run ends, and
+// resume runs it again once the client sends.
+type wsReader struct {
+	s       *Session
+	c       *wsframe.Conn
+	rd      *wsframe.Reader
+	probing bool
+	resume  func() // r.run, made once
+}
+
+func (s *Session) newWSReader(c *wsframe.Conn, src io.Reader, probing bool) *wsReader {
+	opts := &s.srv.opts
+	r := &wsReader{s: s, c: c, probing: probing}
+	r.rd = c.NewReader(src, wsReadBuffer, opts.MaxPayload, opts.WriteTimeout)
+	r.resume = r.run
+	return r
+}
+
+// run reads frames until the connection ends or parks.
+func (r *wsReader) run() {
+	s, c := r.s, r.c
 	defer func() {
 		// As net/http does for handlers: a panic (in a SessionHandler)
 		// ends this session, not the process.
-		if r := recover(); r != nil {
-			s.srv.log.Error("engineio: panic in websocket reader", "sid", s.id, "panic", r)
+		if v := recover(); v != nil {
+			s.srv.log.Error("engineio: panic in websocket reader", "sid", s.id, "panic", v)
 			s.closeNow("transport error", ptClose)
 			c.Close()
 		}
 	}()
 	opts := &s.srv.opts
-	rd := c.NewReader(src, wsReadBuffer, opts.MaxPayload, opts.WriteTimeout)
 	for {
 		d := 2 * (opts.PingInterval + opts.PingTimeout)
-		if probing {
+		if r.probing {
 			d = upgradeTimeout
 		}
-		op, payload, err := rd.Next(d)
+		op, payload, err := r.rd.Next(d)
 		if err != nil {
-			s.wsGone(c, probing, readErrReason(err))
+			s.wsGone(c, r.probing, readErrReason(err))
 			return
 		}
 		p, err := s.decodeFrame(op, payload)
 		if err != nil {
-			if probing {
+			if r.probing {
 				s.wsGone(c, true, "")
 			} else {
 				s.closeNow("parse error", ptClose)
@@ -167,14 +248,17 @@ func (s *Session) readWS(c *wsframe.Conn, src io.Reader, probing bool) {
 			}
 			return
 		}
-		if probing {
+		if r.probing {
 			var alive bool
-			if probing, alive = s.probePacket(c, p); !alive {
+			if r.probing, alive = s.probePacket(c, p); !alive {
 				return
 			}
 			continue
 		}
 		if !s.handlePacket(p) {
+			return
+		}
+		if r.rd.Park(opts.Poller, r.resume) {
 			return
 		}
 	}

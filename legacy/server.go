@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushinator/pushinator/internal/netpoll"
 	"github.com/pushinator/pushinator/internal/sessions"
 	"github.com/pushinator/pushinator/internal/wire"
 )
@@ -39,6 +40,9 @@ type Options struct {
 	QueueLimit   int           // packets waiting per socket; beyond it the socket is closed; default 1024
 	WriteTimeout time.Duration // every network write has this deadline; default 10s
 	Logger       *slog.Logger  // default: discard
+	// Poller, when set, waits for idle WebSockets to become readable, so
+	// that an idle socket holds no reader goroutine. The caller owns it.
+	Poller *netpoll.Poller
 }
 
 // Defaults, as the 0.9 server had them where it had them.

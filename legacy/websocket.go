@@ -3,7 +3,6 @@ package legacy
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 
@@ -65,8 +64,14 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Soc
 	s.ws = c
 	s.kickLocked()
 	s.mu.Unlock()
-	// A fresh goroutine reads, so the HTTP server's stack is released.
-	go s.readWS(c, src)
+	// The client's first message wakes a fresh reader (or a fresh
+	// goroutine waits for it), so the HTTP server's stack is released.
+	rd := c.NewReader(src, wsReadBuffer, s.srv.opts.MaxPayload, s.srv.opts.WriteTimeout)
+	var resume func()
+	resume = func() { s.readWS(c, rd, resume) }
+	if !rd.Park(s.srv.opts.Poller, resume) {
+		go resume()
+	}
 }
 
 // flushWS writes the queue to c until it is empty, then ends: no goroutine
@@ -111,15 +116,15 @@ func (s *Socket) flushWS(c *wsframe.Conn) {
 	}
 }
 
-// readWS reads frames until the connection ends and hands each message to
-// the socket as one packet.
-func (s *Socket) readWS(c *wsframe.Conn, src io.Reader) {
+// readWS reads frames until the connection ends, or parks in the
+// server's Poller between messages (resume runs it again), and hands each
+// message to the socket as one packet.
+func (s *Socket) readWS(c *wsframe.Conn, rd *wsframe.Reader, resume func()) {
 	opts := &s.srv.opts
 	// The client speaks at least every heartbeat: a silent connection is
 	// dead well before this (the heartbeat timer acts first).
 	idle := opts.HeartbeatInterval + opts.HeartbeatTimeout + opts.WriteTimeout
 	// Protocol 1 is text; a binary message is read as its bytes.
-	rd := c.NewReader(src, wsReadBuffer, opts.MaxPayload, opts.WriteTimeout)
 	for {
 		_, payload, err := rd.Next(idle)
 		if err != nil {
@@ -128,6 +133,9 @@ func (s *Socket) readWS(c *wsframe.Conn, src io.Reader) {
 		}
 		if s.handlePacket(payload) != nil {
 			// Finishing the socket closes c (after a close frame).
+			return
+		}
+		if rd.Park(opts.Poller, resume) {
 			return
 		}
 	}
