@@ -32,20 +32,24 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
 type options struct {
 	mode      string
-	admin     string // host:port of the admin API
-	client    string // host:port of the socket.io server
-	pid       int    // the server's pid, for CPU and RSS (0: not measured)
-	name      string // label of the server in the output
-	n         int    // connections (idle, fanout, broadcast)
-	users     int    // users (one2one, batch)
-	inflight  int    // admin requests in flight
-	size      int    // message size, bytes
+	admin     string   // host:port of the admin API
+	client    string   // host:port of the socket.io server
+	pid       int      // the server's pid, for CPU and RSS (0: not measured)
+	clients   []string // idle: the socket.io servers of several nodes (-client a,b,…), one per worker in turn
+	pids      []int    // idle: the nodes' pids; RSS is their sum
+	name      string   // label of the server in the output
+	n         int      // connections (idle, fanout, broadcast)
+	users     int      // users (one2one, batch)
+	inflight  int      // admin requests in flight
+	size      int      // message size, bytes
 	duration  time.Duration
 	warmup    time.Duration
 	rate      float64 // one2one: offered sends per second (0: as fast as -inflight allows)
@@ -68,8 +72,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.mode, "mode", "one2one", "idle, one2one, fanout, broadcast or batch")
 	flag.StringVar(&o.admin, "admin", "127.0.0.1:9600", "admin API host:port")
-	flag.StringVar(&o.client, "client", "127.0.0.1:9601", "socket.io server host:port")
-	flag.IntVar(&o.pid, "pid", 0, "server pid, to read its CPU time and RSS from /proc (0: not measured)")
+	flag.StringVar(&o.client, "client", "127.0.0.1:9601", "socket.io server host:port; idle: several, comma-separated (the nodes of a cluster, one per -procs worker in turn)")
+	pidList := flag.String("pid", "0", "server pid, to read its CPU time and RSS from /proc (0: not measured); idle: several, comma-separated (RSS summed)")
 	flag.StringVar(&o.name, "name", "server", "label of the server in the output")
 	flag.IntVar(&o.n, "n", 2000, "connections (idle, fanout, broadcast)")
 	flag.IntVar(&o.users, "users", 1000, "users, one connection each (one2one, batch)")
@@ -142,6 +146,19 @@ func main() {
 	if o.tag == "" {
 		o.tag = o.mode
 	}
+	var err error
+	if o.clients, o.pids, err = parseServers(o.client, *pidList); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	o.client, o.pid = o.clients[0], o.pids[0]
+	if (len(o.clients) > 1 || len(o.pids) > 1) && o.mode != "idle" {
+		fmt.Fprintln(os.Stderr, "pushbench: several -client or -pid values are for -mode idle")
+		os.Exit(2)
+	}
+	if len(o.clients) > 1 && o.procs < len(o.clients) {
+		o.procs = len(o.clients) // a worker per node at least
+	}
 	if o.base == 0 {
 		// Distinct ids per run: a server that still holds a previous run's sessions (closing
 		// them takes it a moment) must not count them in this one.
@@ -151,7 +168,6 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var res *result
-	var err error
 	switch {
 	case o.child:
 		err = runChild(ctx, o, os.Stdin, os.Stdout)
@@ -219,3 +235,22 @@ func (r *result) print(table, jsonOut io.Writer) {
 
 // errAborted is returned when a signal cut a run short.
 var errAborted = errors.New("pushbench: interrupted")
+
+// parseServers reads -client and -pid lists (comma-separated).
+func parseServers(clients, pids string) ([]string, []int, error) {
+	cs := strings.Split(clients, ",")
+	for _, c := range cs {
+		if c == "" {
+			return nil, nil, fmt.Errorf("pushbench: -client %q: empty address", clients)
+		}
+	}
+	var ps []int
+	for _, f := range strings.Split(pids, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 0 {
+			return nil, nil, fmt.Errorf("pushbench: -pid %q: not a list of process ids", pids)
+		}
+		ps = append(ps, p)
+	}
+	return cs, ps, nil
+}

@@ -18,7 +18,7 @@ import (
 // runIdle measures the server's memory per idle authenticated connection: RSS after N
 // connections (each proven by a push round trip) minus RSS before, over N.
 func runIdle(ctx context.Context, o options) (*result, error) {
-	if o.pid <= 0 {
+	if slices.Contains(o.pids, 0) {
 		return nil, fmt.Errorf("pushbench: idle needs -pid (the server's RSS is the figure)")
 	}
 	a := newAdminClient(o.admin, o.inflight)
@@ -28,7 +28,7 @@ func runIdle(ctx context.Context, o options) (*result, error) {
 	}
 	// Let the registration garbage settle, so that "before" holds the users but no clients.
 	sleep(ctx, time.Second)
-	before, err := sampleProc(o.pid)
+	before, err := sampleProcs(o.pids)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,9 @@ func runIdle(ctx context.Context, o options) (*result, error) {
 				continue
 			}
 			wg.Go(func() {
-				releases[p], errs[p] = startChild(ctx, o, o.base+int64(lo), hi-lo, 1+p*o.srcaddrs)
+				w := o
+				w.client = o.clients[p%len(o.clients)]
+				releases[p], errs[p] = startChild(ctx, w, o.base+int64(lo), hi-lo, 1+p*o.srcaddrs)
 			})
 		}
 		wg.Wait()
@@ -77,12 +79,15 @@ func runIdle(ctx context.Context, o options) (*result, error) {
 	}
 	ready := time.Since(t0)
 	sleep(ctx, o.settle)
-	after, err := sampleProc(o.pid)
+	after, err := sampleProcs(o.pids)
 	if err != nil {
 		return nil, err
 	}
 	r := newResult(o)
 	r.set("connections", o.n, "authenticated, each proven by a push round trip")
+	if len(o.pids) > 1 {
+		r.set("server_processes", len(o.pids), "RSS summed over them")
+	}
 	r.set("transport", o.transport, "")
 	r.set("connect_and_prove", ready.Seconds(), "s")
 	r.set("rss_before", float64(before.RSS)/(1<<20), "MiB")

@@ -19,6 +19,20 @@ type procSample struct {
 	RSS int64         // resident set, bytes (VmRSS)
 }
 
+// sampleProcs sums the samples of several processes (the nodes of a cluster).
+func sampleProcs(pids []int) (procSample, error) {
+	var sum procSample
+	for _, pid := range pids {
+		s, err := sampleProc(pid)
+		if err != nil {
+			return sum, err
+		}
+		sum.CPU += s.CPU
+		sum.RSS += s.RSS
+	}
+	return sum, nil
+}
+
 // sampleProc reads /proc/PID/stat and /proc/PID/status.
 func sampleProc(pid int) (procSample, error) {
 	var s procSample
