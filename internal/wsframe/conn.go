@@ -1,8 +1,8 @@
 // Package wsframe is the server side of RFC 6455 WebSocket connections as
 // both push protocols (Engine.IO and socket.io 0.9) use them: the upgrade,
 // unmasked frame headers, deadline-bounded writes under one write lock,
-// and reading whole messages with control frames answered and fragments
-// assembled.
+// reading whole messages with control frames answered and fragments
+// assembled, and parking idle connections in a netpoll.Poller.
 //
 // Guarantees:
 //   - Every write has the deadline its caller passes; writes on one Conn
@@ -10,8 +10,11 @@
 //   - Shutdown never waits on a write under way: it sends its close frame
 //     only when the connection is free, and closes the connection anyway.
 //   - Reader never holds more than maxPayload bytes of one message, and
-//     the buffers the upgrade left behind are dropped, so an idle
-//     connection holds only its small read buffer.
+//     the buffers the upgrade left behind are dropped; a Reader parked in a
+//     netpoll.Poller holds no buffer at all, and no goroutine waits on it.
+//   - A Conn leaves its Poller before its descriptor is closed.
+//   - TryWrite never blocks and never takes the write deadline's timer;
+//     it writes nothing while another write holds the connection.
 package wsframe
 
 import (
