@@ -79,6 +79,16 @@ func TestReplies(t *testing.T) {
 		{"POST", "/user/send", `{"userIds":[],"message":1}`, 400, "error", `"userIds must be a non-empty array of numbers or strings"`},
 		{"POST", "/user/send", `{"userId":5,"message":1,"event":"connect"}`, 400, "error", `"event \"connect\" is reserved by socket.io"`},
 		{"POST", "/user/send", `{"userId":5,"message":1,"event":"news"}`, 200, "result", `"OK"`},
+		{"POST", "/user/send", `{"messages":[{"userId":5,"message":"a"},{"userIds":[5,"6"],"message":{"b":2},"event":"news"}]}`, 200, "buffered", `3`},
+		{"POST", "/user/send", `{"messages":[{"userId":5,"message":"a"},{"userIds":[99,5],"message":1},{"userId":99,"message":2}]}`, 200, "unknownUsers", `["99"]`},
+		{"POST", "/user/send", `{"messages":[{"userId":5,"message":"a"}]}`, 200, "messages", `1`},
+		{"POST", "/user/send", `{"messages":[]}`, 400, "error", `"messages must be a non-empty array of objects"`},
+		{"POST", "/user/send", `{"messages":{"userId":5}}`, 400, "error", `"messages must be a non-empty array of objects"`},
+		{"POST", "/user/send", `{"messages":[null]}`, 400, "error", `"messages[0]: not an object"`},
+		{"POST", "/user/send", `{"messages":[{"userId":5,"message":"a"},{"userId":5}]}`, 400, "error", `"messages[1]: Missing userId or message in data"`},
+		{"POST", "/user/send", `{"messages":[{"userId":5,"message":"a","event":"connect"}]}`, 400, "error", `"messages[0]: event \"connect\" is reserved by socket.io"`},
+		{"POST", "/user/send", `{"messages":[{"messages":[]}]}`, 400, "error", `"messages[0]: messages cannot nest"`},
+		{"POST", "/user/send", `{"messages":[{"userId":5,"message":"a"}],"userId":5}`, 400, "error", `"Give messages or userId, not both"`},
 		{"POST", "/broadcast", `{"message":"hi"}`, 200, "delivered", `0`},
 		{"POST", "/broadcast", `{}`, 400, "error", `"Missing message in data"`},
 		{"POST", "/user/list", ``, 200, "users", `["5","6"]`},
@@ -145,7 +155,8 @@ func TestMetrics(t *testing.T) {
 // a matching status, never a 500 or a panic.
 func FuzzAdminBody(f *testing.F) {
 	for _, s := range []string{`{"userId":5,"hash":"x"}`, `{"userId":5,"message":{"a":[1,2]}}`,
-		`{"userIds":[1,"2"],"message":"m","event":"e"}`, `{"userId":1e400}`, `nul`, `{"userId":"\ud800"}`, ``} {
+		`{"userIds":[1,"2"],"message":"m","event":"e"}`, `{"userId":1e400}`, `nul`, `{"userId":"\ud800"}`, ``,
+		`{"messages":[{"userId":1,"message":"a"},{"userIds":[2,1],"message":{"b":[]},"event":"e"}]}`, `{"messages":[null,{}]}`} {
 		f.Add("/user/send", s)
 		f.Add("/user/register", s)
 	}
@@ -167,4 +178,28 @@ func FuzzAdminBody(f *testing.F) {
 			t.Fatalf("%s %q: reply %d %q", path, body, rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// Many messages in one request: all are checked before the first is sent, so a bad one
+// sends nothing; a good request sends each, in order.
+func TestSendManyMessages(t *testing.T) {
+	srv, _ := newTestServer(t, Options{})
+	call(t, srv, "POST", "/user/register", `{"userId":1,"hash":"h"}`)
+	sent := func() float64 {
+		_, out := call(t, srv, "GET", "/stats", "")
+		return out["messages"].(map[string]any)["sent"].(float64)
+	}
+	if status, out := call(t, srv, "POST", "/user/send", `{"messages":[{"userId":1,"message":"a"},{"userId":1,"message":"b"},{"userId":1}]}`); status != 400 {
+		t.Fatalf("a batch with a bad message: %d %v, want 400", status, out)
+	}
+	if n := sent(); n != 0 {
+		t.Fatalf("a refused batch sent %v messages, want 0", n)
+	}
+	status, out := call(t, srv, "POST", "/user/send", `{"messages":[{"userId":1,"message":"a"},{"userId":1,"message":"b"},{"userIds":[1,2],"message":"c"}]}`)
+	if status != 200 || out["messages"] != float64(3) || out["buffered"] != float64(3) {
+		t.Fatalf("batch of 3: %d %v", status, out)
+	}
+	if n := sent(); n != 3 {
+		t.Fatalf("sent %v messages, want 3", n)
+	}
 }

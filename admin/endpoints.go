@@ -41,51 +41,133 @@ func (h *Handler) register(_ *http.Request, body map[string]json.RawMessage) (ma
 }
 
 func (h *Handler) send(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+	var sends []sendRequest
+	raw, many := body["messages"]
+	if many {
+		for _, other := range []string{"userId", "userIds", "message", "event"} {
+			if _, both := body[other]; both {
+				return nil, errorf(http.StatusBadRequest, "Give messages or "+other+", not both")
+			}
+		}
+		var err error
+		if sends, err = parseMessages(raw); err != nil {
+			return nil, err
+		}
+	} else {
+		s, err := parseSend(body)
+		if err != nil {
+			return nil, err
+		}
+		sends = []sendRequest{s}
+	}
+	// Every message was checked before the first is sent: a bad one refuses the request
+	// and sends nothing. Then in order, so one user's messages arrive as listed.
+	var total push.SendResult
+	for _, s := range sends {
+		res, err := h.svc.Send(s.ids, s.event, s.msg)
+		if err != nil {
+			return nil, err
+		}
+		total.Delivered += res.Delivered
+		total.Buffered += res.Buffered
+		total.Unknown = append(total.Unknown, res.Unknown...)
+	}
+	out := map[string]any{"delivered": total.Delivered, "buffered": total.Buffered}
+	if len(total.Unknown) > 0 {
+		out["unknownUsers"] = firstOfEach(total.Unknown)
+	}
+	if many {
+		out["messages"] = len(sends)
+	}
+	return out, nil
+}
+
+// firstOfEach drops repeats (a user unknown to several messages is listed once), in order.
+func firstOfEach(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// sendRequest is one message of /user/send, checked.
+type sendRequest struct {
+	ids   []string
+	event string
+	msg   json.RawMessage
+}
+
+// parseMessages reads {"messages":[{...}, ...]}: each element is what a single /user/send
+// body holds (userId or userIds, message, event).
+func parseMessages(raw json.RawMessage) ([]sendRequest, error) {
+	var list []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+		return nil, errorf(http.StatusBadRequest, "messages must be a non-empty array of objects")
+	}
+	sends := make([]sendRequest, 0, len(list))
+	for i, item := range list {
+		if item == nil {
+			return nil, errorf(http.StatusBadRequest, "messages["+strconv.Itoa(i)+"]: not an object")
+		}
+		if _, nested := item["messages"]; nested {
+			return nil, errorf(http.StatusBadRequest, "messages["+strconv.Itoa(i)+"]: messages cannot nest")
+		}
+		s, err := parseSend(item)
+		if err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) {
+				ae.msg = "messages[" + strconv.Itoa(i) + "]: " + ae.msg
+			}
+			return nil, err
+		}
+		sends = append(sends, s)
+	}
+	return sends, nil
+}
+
+// parseSend reads one message: userId or userIds, message, and the optional event.
+func parseSend(body map[string]json.RawMessage) (sendRequest, error) {
 	const missing = "Missing userId or message in data"
-	var ids []string
+	var s sendRequest
 	if raw, ok := body["userIds"]; ok {
 		if _, both := body["userId"]; both {
-			return nil, errorf(http.StatusBadRequest, "Give userId or userIds, not both")
+			return s, errorf(http.StatusBadRequest, "Give userId or userIds, not both")
 		}
 		var list []json.RawMessage
 		if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
-			return nil, errorf(http.StatusBadRequest, "userIds must be a non-empty array of numbers or strings")
+			return s, errorf(http.StatusBadRequest, "userIds must be a non-empty array of numbers or strings")
 		}
 		seen := make(map[string]bool, len(list))
 		for _, r := range list {
 			id, err := push.ParseUserID(r)
 			if err != nil {
-				return nil, errorf(http.StatusBadRequest, "userIds: "+err.Error())
+				return s, errorf(http.StatusBadRequest, "userIds: "+err.Error())
 			}
 			if !seen[id] { // a user listed twice gets the message once
 				seen[id] = true
-				ids = append(ids, id)
+				s.ids = append(s.ids, id)
 			}
 		}
 	} else {
 		id, err := userIDField(body, missing)
 		if err != nil {
-			return nil, err
+			return s, err
 		}
-		ids = []string{id}
+		s.ids = []string{id}
 	}
-	msg, err := messageField(body, missing)
-	if err != nil {
-		return nil, err
+	var err error
+	if s.msg, err = messageField(body, missing); err != nil {
+		return s, err
 	}
-	event, err := eventField(body)
-	if err != nil {
-		return nil, err
+	if s.event, err = eventField(body); err != nil {
+		return s, err
 	}
-	res, err := h.svc.Send(ids, event, msg)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{"delivered": res.Delivered, "buffered": res.Buffered}
-	if len(res.Unknown) > 0 {
-		out["unknownUsers"] = res.Unknown
-	}
-	return out, nil
+	return s, nil
 }
 
 func (h *Handler) broadcast(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {

@@ -163,6 +163,7 @@ for r in $(seq "$REPEAT"); do
 	# Node has no equivalent of these (its admin API is register/send/list): the batch figure
 	# is compared with Node's 1:1 deliveries per second, broadcast with its fan-out.
 	bench pushinator "batch#$r" -mode batch -users "$USERS" -batch "$BATCH" -duration "$DURATION"
+	bench pushinator "messages#$r" -mode messages -users "$USERS" -batch "$BATCH" -duration "$DURATION"
 	bench pushinator "broadcast#$r" -mode broadcast -n "$BROADCAST_N" -sends "$SENDS"
 done
 

@@ -224,6 +224,20 @@ func (a *adminClient) sendMany(ctx context.Context, users []int64, msg []byte) (
 	return a.post(ctx, "/user/send", body)
 }
 
+// sendMessages sends msg to each user as a message of its own, all in one request.
+func (a *adminClient) sendMessages(ctx context.Context, users []int64, msg []byte) (adminReply, error) {
+	body := append(make([]byte, 0, (len(msg)+30)*len(users)+20), `{"messages":[`...)
+	for i, u := range users {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = fmt.Appendf(body, `{"userId":%d,"message":`, u)
+		body = append(append(body, msg...), '}')
+	}
+	body = append(body, "]}"...)
+	return a.post(ctx, "/user/send", body)
+}
+
 func (a *adminClient) broadcast(ctx context.Context, msg []byte) (adminReply, error) {
 	body := append(append([]byte(`{"message":`), msg...), '}')
 	return a.post(ctx, "/broadcast", body)

@@ -15,6 +15,7 @@
 //	fanout     one user with N sessions; -sends messages one at a time, each until all N received it
 //	broadcast  N users with one session each; POST /broadcast one at a time (pushinator only)
 //	batch      U users; one message to -batch users per request ({"userIds":[...]}, pushinator only)
+//	messages   U users; -batch messages per request, each to its own user ({"messages":[...]}, pushinator only)
 //
 // Clients use WebSocket, or with -transport polling Engine.IO long-polling (for the memory of
 // idle polling sessions). It prints a table on stderr and one JSON line on stdout. The open-files limit caps one process
@@ -70,7 +71,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "one2one", "idle, one2one, fanout, broadcast or batch")
+	flag.StringVar(&o.mode, "mode", "one2one", "idle, one2one, fanout, broadcast, batch or messages")
 	flag.StringVar(&o.admin, "admin", "127.0.0.1:9600", "admin API host:port")
 	flag.StringVar(&o.client, "client", "127.0.0.1:9601", "socket.io server host:port; idle: several, comma-separated (the nodes of a cluster, one per -procs worker in turn)")
 	pidList := flag.String("pid", "0", "server pid, to read its CPU time and RSS from /proc (0: not measured); idle: several, comma-separated (RSS summed)")
@@ -179,6 +180,8 @@ func main() {
 		res, err = runFanout(ctx, o, false)
 	case o.mode == "broadcast":
 		res, err = runFanout(ctx, o, true)
+	case o.mode == "messages":
+		res, err = runMessages(ctx, o)
 	case o.mode == "batch":
 		res, err = runBatch(ctx, o)
 	default:

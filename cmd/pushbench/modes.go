@@ -184,15 +184,20 @@ func sleep(ctx context.Context, d time.Duration) {
 // either as fast as -inflight requests allow or at -rate per second (open loop, each message
 // stamped with its scheduled time so queueing in the bench counts as latency).
 func runOne2One(ctx context.Context, o options) (*result, error) {
-	return runSends(ctx, o, 1)
+	return runSends(ctx, o, 1, false)
 }
 
 // runBatch: like one2one, but each request sends one message to -batch users.
 func runBatch(ctx context.Context, o options) (*result, error) {
-	return runSends(ctx, o, max(o.batch, 1))
+	return runSends(ctx, o, max(o.batch, 1), false)
 }
 
-func runSends(ctx context.Context, o options, batch int) (*result, error) {
+// runMessages: like one2one, but each request carries -batch messages, each to its own user.
+func runMessages(ctx context.Context, o options) (*result, error) {
+	return runSends(ctx, o, max(o.batch, 1), true)
+}
+
+func runSends(ctx context.Context, o options, batch int, separate bool) (*result, error) {
 	a := newAdminClient(o.admin, o.inflight)
 	users := userRange(o.base, o.users)
 	if err := registerAll(ctx, a, o, users); err != nil {
@@ -227,6 +232,10 @@ func runSends(ctx context.Context, o options, batch int) (*result, error) {
 		ids := make([]int64, batch)
 		for i := range ids {
 			ids[i] = users[(k+int64(i))%int64(len(users))]
+		}
+		if separate {
+			rep, err := a.sendMessages(ctx, ids, msg)
+			return rep.Delivered, err
 		}
 		rep, err := a.sendMany(ctx, ids, msg)
 		return rep.Delivered, err
