@@ -82,7 +82,7 @@ func (h *Handler) send(_ *http.Request, body map[string]json.RawMessage) (map[st
 	return out, nil
 }
 
-// firstOfEach drops repeats (a user unknown to several messages is listed once), in order.
+// firstOfEach drops repeats, in order, reusing ids' array.
 func firstOfEach(ids []string) []string {
 	seen := make(map[string]bool, len(ids))
 	out := ids[:0]
@@ -142,17 +142,14 @@ func parseSend(body map[string]json.RawMessage) (sendRequest, error) {
 		if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
 			return s, errorf(http.StatusBadRequest, "userIds must be a non-empty array of numbers or strings")
 		}
-		seen := make(map[string]bool, len(list))
 		for _, r := range list {
 			id, err := push.ParseUserID(r)
 			if err != nil {
 				return s, errorf(http.StatusBadRequest, "userIds: "+err.Error())
 			}
-			if !seen[id] { // a user listed twice gets the message once
-				seen[id] = true
-				s.ids = append(s.ids, id)
-			}
+			s.ids = append(s.ids, id)
 		}
+		s.ids = firstOfEach(s.ids) // a user listed twice gets the message once
 	} else {
 		id, err := userIDField(body, missing)
 		if err != nil {

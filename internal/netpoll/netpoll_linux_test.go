@@ -55,10 +55,23 @@ func expectCall(t *testing.T, calls <-chan struct{}, what string) {
 	}
 }
 
-func expectNoCall(t *testing.T, calls <-chan struct{}, what string) {
+// expectNoCall checks that ready was not called. Another connection's
+// event, sent after everything before, is waited for first: the Poller has
+// dispatched what came before it, so no sleeping for an absence.
+func expectNoCall(t *testing.T, p *Poller, calls <-chan struct{}, what string) {
 	t.Helper()
-	// Another connection's event, sent after, proves the Poller has
-	// dispatched everything before it: no sleeping for an absence.
+	server, client := tcpPair(t)
+	sentinel := make(chan struct{}, 1)
+	w, err := p.Register(server, func() { sentinel <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Remove()
+	if err := w.Arm(); err != nil {
+		t.Fatal(err)
+	}
+	client.Write([]byte("x"))
+	expectCall(t, sentinel, what+": sentinel")
 	select {
 	case <-calls:
 		t.Fatalf("%s: ready was called", what)
@@ -77,7 +90,7 @@ func TestReadyWhenDataArrives(t *testing.T) {
 	if err := w.Arm(); err != nil {
 		t.Fatal(err)
 	}
-	expectNoCall(t, calls, "armed, nothing sent")
+	expectNoCall(t, p, calls, "armed, nothing sent")
 	client.Write([]byte("hello"))
 	expectCall(t, calls, "after a write")
 	buf := make([]byte, 16)
@@ -88,13 +101,7 @@ func TestReadyWhenDataArrives(t *testing.T) {
 	// One call per Arm: more data without Arm calls nothing; the next
 	// Arm with data already waiting calls at once.
 	client.Write([]byte("again"))
-	sentinelServer, sentinelClient := tcpPair(t)
-	sentinel := make(chan struct{}, 1)
-	sw, _ := p.Register(sentinelServer, func() { sentinel <- struct{}{} })
-	sw.Arm()
-	sentinelClient.Write([]byte("x"))
-	expectCall(t, sentinel, "sentinel")
-	expectNoCall(t, calls, "data without Arm")
+	expectNoCall(t, p, calls, "data without Arm")
 	if err := w.Arm(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,13 +136,7 @@ func TestRemoveStopsCalls(t *testing.T) {
 		t.Fatalf("Arm after Remove: %v, want ErrRemoved", err)
 	}
 	client.Write([]byte("x"))
-	sentinelServer, sentinelClient := tcpPair(t)
-	sentinel := make(chan struct{}, 1)
-	sw, _ := p.Register(sentinelServer, func() { sentinel <- struct{}{} })
-	sw.Arm()
-	sentinelClient.Write([]byte("x"))
-	expectCall(t, sentinel, "sentinel")
-	expectNoCall(t, calls, "removed waiter")
+	expectNoCall(t, p, calls, "removed waiter")
 	w.Remove() // twice is harmless
 }
 
@@ -158,7 +159,7 @@ func TestClosedConnectionDoesNotWakeItsSuccessor(t *testing.T) {
 		w2.Arm()
 		client2.Write([]byte("x"))
 		expectCall(t, fresh, "successor")
-		expectNoCall(t, stale, "closed connection")
+		expectNoCall(t, p, stale, "closed connection")
 		w2.Remove()
 	}
 }

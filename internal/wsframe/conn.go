@@ -53,6 +53,12 @@ type Conn struct {
 	raw  syscall.RawConn // nil when conn has no descriptor of its own (TLS)
 	wmu  sync.Mutex
 
+	// TryWrite's state, under wmu: the bytes and how many went, and
+	// writeSome bound to c once, so that a push allocates nothing.
+	tryBuf    []byte
+	tryN      int
+	writeSome func(fd uintptr) bool
+
 	// The connection's place in a netpoll.Poller while its Reader is
 	// parked; it must leave the Poller before the descriptor is closed.
 	pmu        sync.Mutex
@@ -110,27 +116,34 @@ func (c *Conn) TryWrite(b []byte) int {
 		return 0
 	}
 	defer c.wmu.Unlock()
-	n := 0
-	write := func(fd uintptr) bool {
-		for n < len(b) {
-			k, err := syscall.Write(int(fd), b[n:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil || k <= 0 {
-				break
-			}
-			n += k
-		}
-		return true // never wait: EAGAIN leaves the rest to the caller
+	if c.writeSome == nil {
+		c.writeSome = c.writeFD
 	}
-	if err := c.raw.Write(write); err != nil && n == 0 {
+	c.tryBuf, c.tryN = b, 0
+	if err := c.raw.Write(c.writeSome); err != nil && c.tryN == 0 {
 		// The deadline of an earlier write has passed (it stays set on
 		// the connection): clear it and try once more.
 		c.conn.SetWriteDeadline(time.Time{})
-		c.raw.Write(write)
+		c.raw.Write(c.writeSome)
 	}
+	n := c.tryN
+	c.tryBuf = nil // not kept: b is the caller's (pooled) buffer
 	return n
+}
+
+// writeFD writes tryBuf to fd until it is written or the socket is full.
+func (c *Conn) writeFD(fd uintptr) bool {
+	for c.tryN < len(c.tryBuf) {
+		k, err := syscall.Write(int(fd), c.tryBuf[c.tryN:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || k <= 0 {
+			break
+		}
+		c.tryN += k
+	}
+	return true // never wait: EAGAIN leaves the rest to the caller
 }
 
 // prefixReader replays bytes the HTTP server read past the upgrade request.

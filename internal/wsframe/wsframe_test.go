@@ -250,6 +250,14 @@ func TestTryWrite(t *testing.T) {
 	}
 	var want bytes.Buffer
 	want.WriteString("hello")
+	// A push costs no allocation.
+	small := []byte("0123456789")
+	if a := testing.AllocsPerRun(100, func() { c.TryWrite(small) }); a != 0 {
+		t.Errorf("TryWrite allocates %v times per call, want 0", a)
+	}
+	for range 101 { // AllocsPerRun's warm-up call and its 100 runs
+		want.Write(small)
+	}
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
 	cut := false
 	for i := 0; ; i++ {
