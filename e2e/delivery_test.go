@@ -76,6 +76,53 @@ func TestConnectionStateRecovery(t *testing.T) {
 	}
 }
 
+// TestRecoveryOffsetNamesClientDuplicate: socket.io-client 4.x decodes an event, hands it to
+// the socket a tick later, and, if the connection closed in between, buffers it and emits it
+// after reconnecting, while its recovery offset did not count it, so the server replays it
+// too. Nothing is lost, and both copies carry the same offset, so a handler that drops an
+// offset it has seen (as the README says) gets every message exactly once.
+func TestRecoveryOffsetNamesClientDuplicate(t *testing.T) {
+	s := startServer(t, "", "")
+	s.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+	c := startClient(t, "client", clientSpec{URL: s.clientURL, Auth: []any{5, "h"}, Ack: true,
+		Opts: map[string]any{"transports": []string{"websocket"}}})
+	c.waitEvent("auth-ack", 10*time.Second)
+	s.mustAdmin("/user/send", `{"userId":5,"message":"m1"}`)
+	waitFor(t, 5*time.Second, "m1", func() bool { return len(c.messages()) == 1 })
+	c.send(map[string]any{"cmd": "close-on-next-event"})
+	s.mustAdmin("/user/send", `{"userId":5,"message":"m2"}`)
+	if ev := c.waitEvent("connect", 10*time.Second); ev["recovered"] != true {
+		t.Fatalf("reconnected with %v, want recovered", ev)
+	}
+	c.waitEvent("auth-ack", 10*time.Second)
+	s.mustAdmin("/user/send", `{"userId":5,"message":"m3"}`)
+	var raw, deduped []string
+	waitFor(t, 5*time.Second, "m3", func() bool {
+		raw, deduped = nil, nil
+		seen := map[string]bool{}
+		for _, ev := range c.all() {
+			if ev["type"] != "event" || ev["event"] != "message" {
+				continue
+			}
+			args := ev["args"].([]any)
+			if len(args) != 2 {
+				t.Fatalf("message event with arguments %v, want (message, offset)", args)
+			}
+			m, offset := fmt.Sprint(args[0]), fmt.Sprint(args[1])
+			raw = append(raw, m)
+			if !seen[offset] {
+				seen[offset] = true
+				deduped = append(deduped, m)
+			}
+		}
+		return len(raw) > 0 && raw[len(raw)-1] == "m3"
+	})
+	t.Logf("the client emitted %v", raw)
+	if got := strings.Join(deduped, " "); got != "m1 m2 m3" {
+		t.Fatalf("deduplicated by offset the client got %q (raw %v), want \"m1 m2 m3\"", got, raw)
+	}
+}
+
 // restart stops s (SIGTERM, or SIGKILL when crash) and starts the same config on the same ports.
 func (s *server) restart(crash bool) *server {
 	s.t.Helper()

@@ -3,7 +3,10 @@
 // and prints one JSON line per thing that happens (connect, auth-ack, event, disconnect,
 // connect_error, reconnect...). It reads JSON commands on stdin:
 //   {"cmd":"emit","event":"x","args":[...],"ack":true}  {"cmd":"disconnect"}  {"cmd":"connect"}
-//   {"cmd":"close-transport"}  {"cmd":"exit"}
+//   {"cmd":"close-transport"}  {"cmd":"close-on-next-event"}  {"cmd":"exit"}
+// close-on-next-event closes the transport in the tick the next event packet is decoded, before
+// socket.io-client hands it to the socket (it defers that by a tick): the window in which a
+// network cut makes socket.io-client buffer an event it will emit after reconnecting.
 const spec = JSON.parse(process.argv[2]);
 const libs = { v4: "socket.io-client", v3: "socket.io-client-v3", v2: "socket.io-client-v2" };
 const io = require(libs[spec.lib || "v4"]);
@@ -62,6 +65,15 @@ process.stdin.on("data", (d) => {
     } else if (c.cmd === "disconnect") socket.disconnect();
     else if (c.cmd === "connect") socket.connect();
     else if (c.cmd === "close-transport") engine().close();
+    else if (c.cmd === "close-on-next-event") {
+      // The manager's own "decoded" listener runs first and defers the packet by a tick.
+      const onDecoded = (p) => {
+        if (p.type !== 2) return;
+        socket.io.decoder.off("decoded", onDecoded);
+        engine().close();
+      };
+      socket.io.decoder.on("decoded", onDecoded);
+    }
     else if (c.cmd === "exit") process.exit(0);
   }
 });
