@@ -536,7 +536,15 @@ func (h *Hub) pruneLocked(u *user) {
 	}
 	if drop > 0 {
 		h.changes.Add(1)
-		u.log = append(u.log[:0:0], u.log[drop:]...)
+		// Dropped from the front in place: a full log drops one entry per send, and copying
+		// the rest each time cost more than the send itself. append moves the live entries
+		// to a new array once the old one's end is reached, so the array stays under about
+		// twice the log; cleared entries free their messages meanwhile.
+		clear(u.log[:drop])
+		u.log = u.log[drop:]
+		if len(u.log) == 0 {
+			u.log = nil
+		}
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 )
 
 // fakeSession records what the hub delivers to it.
@@ -285,3 +287,42 @@ func TestResumeTakesOverALiveSession(t *testing.T) {
 		t.Fatalf("after the stale release: %+v", st)
 	}
 }
+
+// A full log drops its oldest entry on each send; its array must stay bounded, and what it
+// dropped must not stay reachable through it.
+func TestFullLogStaysBounded(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "h")
+	sess := &weakSession{}
+	h.Authenticate("5", "h", sess, "")
+	u := h.user("5")
+	for i := 0; i < 1000; i++ {
+		h.Send([]string{"5"}, "message", msg(fmt.Sprint(i)))
+		if got := len(u.log); got > h.opts.BufferSize {
+			t.Fatalf("after send %d the log holds %d messages, over the buffer size %d", i, got, h.opts.BufferSize)
+		}
+		if c := cap(u.log); c > 2*h.opts.BufferSize+8 {
+			t.Fatalf("after send %d the log's array has room for %d entries, over twice the buffer size", i, c)
+		}
+	}
+	if got := u.log[len(u.log)-1].m.Data; string(got) != `"999"` {
+		t.Fatalf("the log ends with %s, want the last message", got)
+	}
+	runtime.GC()
+	live := 0
+	for _, w := range sess.got {
+		if w.Value() != nil {
+			live++
+		}
+	}
+	if live > h.opts.BufferSize {
+		t.Fatalf("%d messages are still reachable after a GC, want at most the %d the log keeps", live, h.opts.BufferSize)
+	}
+}
+
+// weakSession keeps what it is delivered only weakly, so that a test can see what the hub
+// still holds.
+type weakSession struct{ got []weak.Pointer[Message] }
+
+func (s *weakSession) Deliver(m *Message) error { s.got = append(s.got, weak.Make(m)); return nil }
+func (s *weakSession) Disconnect(string)        {}
