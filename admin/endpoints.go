@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pushinator/pushinator/internal/jsontext"
 	"github.com/pushinator/pushinator/push"
 )
 
@@ -23,7 +24,7 @@ var reservedEvents = map[string]bool{
 
 func (h *Handler) register(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
 	const missing = "Missing userId or hash in data"
-	id, err := userIDField(body, missing)
+	id, err := userIDField(body["userId"], missing)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func (h *Handler) send(_ *http.Request, body map[string]json.RawMessage) (map[st
 			return nil, err
 		}
 	} else {
-		s, err := parseSend(body)
+		s, err := parseSend(fieldsOf(body))
 		if err != nil {
 			return nil, err
 		}
@@ -103,76 +104,114 @@ type sendRequest struct {
 }
 
 // parseMessages reads {"messages":[{...}, ...]}: each element is what a single /user/send
-// body holds (userId or userIds, message, event).
+// body holds (userId or userIds, message, event). raw was checked by decodeBody.
 func parseMessages(raw json.RawMessage) ([]sendRequest, error) {
-	var list []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
-		return nil, errorf(http.StatusBadRequest, "messages must be a non-empty array of objects")
-	}
-	sends := make([]sendRequest, 0, len(list))
-	for i, item := range list {
-		if item == nil {
-			return nil, errorf(http.StatusBadRequest, "messages["+strconv.Itoa(i)+"]: not an object")
+	var sends []sendRequest
+	isArray, err := jsontext.Elements(raw, func(i int, elem []byte) error {
+		var f sendFields
+		if !jsontext.Members(elem, f.set) {
+			return errorf(http.StatusBadRequest, "messages["+strconv.Itoa(i)+"]: not an object")
 		}
-		if _, nested := item["messages"]; nested {
-			return nil, errorf(http.StatusBadRequest, "messages["+strconv.Itoa(i)+"]: messages cannot nest")
+		if f.nested {
+			return errorf(http.StatusBadRequest, "messages["+strconv.Itoa(i)+"]: messages cannot nest")
 		}
-		s, err := parseSend(item)
+		s, err := parseSend(f)
 		if err != nil {
 			var ae *apiError
 			if errors.As(err, &ae) {
 				ae.msg = "messages[" + strconv.Itoa(i) + "]: " + ae.msg
 			}
-			return nil, err
+			return err
 		}
 		sends = append(sends, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !isArray || len(sends) == 0 {
+		return nil, errorf(http.StatusBadRequest, "messages must be a non-empty array of objects")
 	}
 	return sends, nil
 }
 
+// sendFields are the members of one message that /user/send reads; nil when absent. As in a
+// map, the last of repeated keys wins.
+type sendFields struct {
+	userID, userIDs, message, event json.RawMessage
+	nested                          bool // a "messages" member
+}
+
+func (f *sendFields) set(key string, val []byte) {
+	switch key {
+	case "userId":
+		f.userID = val
+	case "userIds":
+		f.userIDs = val
+	case "message":
+		f.message = val
+	case "event":
+		f.event = val
+	case "messages":
+		f.nested = true
+	}
+}
+
+// fieldsOf picks a decoded body's send fields.
+func fieldsOf(body map[string]json.RawMessage) sendFields {
+	var f sendFields
+	for k, v := range body {
+		f.set(k, v)
+	}
+	return f
+}
+
 // parseSend reads one message: userId or userIds, message, and the optional event.
-func parseSend(body map[string]json.RawMessage) (sendRequest, error) {
+func parseSend(f sendFields) (sendRequest, error) {
 	const missing = "Missing userId or message in data"
 	var s sendRequest
-	if raw, ok := body["userIds"]; ok {
-		if _, both := body["userId"]; both {
+	if f.userIDs != nil {
+		if f.userID != nil {
 			return s, errorf(http.StatusBadRequest, "Give userId or userIds, not both")
 		}
-		var list []json.RawMessage
-		if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
-			return s, errorf(http.StatusBadRequest, "userIds must be a non-empty array of numbers or strings")
-		}
-		for _, r := range list {
-			id, err := push.ParseUserID(r)
+		isArray, err := jsontext.Elements(f.userIDs, func(_ int, raw []byte) error {
+			id, err := push.ParseUserID(raw)
 			if err != nil {
-				return s, errorf(http.StatusBadRequest, "userIds: "+err.Error())
+				return errorf(http.StatusBadRequest, "userIds: "+err.Error())
 			}
 			s.ids = append(s.ids, id)
+			return nil
+		})
+		if err != nil {
+			return s, err
+		}
+		if !isArray || len(s.ids) == 0 {
+			return s, errorf(http.StatusBadRequest, "userIds must be a non-empty array of numbers or strings")
 		}
 		s.ids = firstOfEach(s.ids) // a user listed twice gets the message once
 	} else {
-		id, err := userIDField(body, missing)
+		id, err := userIDField(f.userID, missing)
 		if err != nil {
 			return s, err
 		}
 		s.ids = []string{id}
 	}
 	var err error
-	if s.msg, err = messageField(body, missing); err != nil {
+	if s.msg, err = messageField(f.message, missing); err != nil {
 		return s, err
 	}
-	if s.event, err = eventField(body); err != nil {
+	if s.event, err = eventField(f.event); err != nil {
 		return s, err
 	}
 	return s, nil
 }
 
 func (h *Handler) broadcast(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
-	msg, err := messageField(body, "Missing message in data")
+	msg, err := messageField(body["message"], "Missing message in data")
 	if err != nil {
 		return nil, err
 	}
-	event, err := eventField(body)
+	event, err := eventField(body["event"])
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +231,7 @@ func (h *Handler) list(*http.Request, map[string]json.RawMessage) (map[string]an
 }
 
 func (h *Handler) unregister(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
-	id, err := userIDField(body, "Missing userId in data")
+	id, err := userIDField(body["userId"], "Missing userId in data")
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +246,7 @@ func (h *Handler) unregister(_ *http.Request, body map[string]json.RawMessage) (
 }
 
 func (h *Handler) disconnect(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
-	id, err := userIDField(body, "Missing userId in data")
+	id, err := userIDField(body["userId"], "Missing userId in data")
 	if err != nil {
 		return nil, err
 	}
@@ -264,10 +303,9 @@ func (h *Handler) stats(*http.Request, map[string]json.RawMessage) (map[string]a
 	return out, nil
 }
 
-// userIDField reads body.userId, a JSON number or string.
-func userIDField(body map[string]json.RawMessage, missing string) (string, error) {
-	raw, ok := body["userId"]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+// userIDField reads a userId member (nil when absent): a JSON number or string.
+func userIDField(raw json.RawMessage, missing string) (string, error) {
+	if raw == nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return "", errorf(http.StatusBadRequest, missing)
 	}
 	id, err := push.ParseUserID(raw)
@@ -277,23 +315,18 @@ func userIDField(body map[string]json.RawMessage, missing string) (string, error
 	return id, nil
 }
 
-// messageField reads body.message: any JSON value but null, kept exactly as sent.
-func messageField(body map[string]json.RawMessage, missing string) (json.RawMessage, error) {
-	raw, ok := body["message"]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+// messageField reads a message member (nil when absent, checked by decodeBody): any JSON
+// value but null, kept as sent but for insignificant whitespace.
+func messageField(raw json.RawMessage, missing string) (json.RawMessage, error) {
+	if raw == nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil, errorf(http.StatusBadRequest, missing)
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		return nil, errorf(http.StatusBadRequest, "message: not valid JSON")
-	}
-	return compact.Bytes(), nil
+	return jsontext.Compact(raw), nil
 }
 
-// eventField reads the optional event name ("message" when absent).
-func eventField(body map[string]json.RawMessage) (string, error) {
-	raw, ok := body["event"]
-	if !ok {
+// eventField reads the optional event member ("message" when absent).
+func eventField(raw json.RawMessage) (string, error) {
+	if raw == nil {
 		return "message", nil
 	}
 	var ev string
