@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/pushinator/pushinator/engineio"
+	"github.com/pushinator/pushinator/internal/jsontext"
 )
 
 // Packet is an encoded socket.io packet, ready to be sent to any number of
@@ -18,15 +19,20 @@ type Packet struct {
 	// msgs are the Engine.IO messages to send: text, then attachments. Built
 	// once so that a send to many sessions allocates nothing per session.
 	msgs []engineio.Message
+	one  [1]engineio.Message // msgs' array when there are no attachments
 }
 
 func newPacket(text []byte, attachments [][]byte) *Packet {
-	msgs := make([]engineio.Message, 0, 1+len(attachments))
-	msgs = append(msgs, engineio.Message{Data: text})
-	for _, a := range attachments {
-		msgs = append(msgs, engineio.Message{Data: a, Binary: true})
+	p := &Packet{text: text, attachments: attachments}
+	p.msgs = p.one[:0]
+	if len(attachments) > 0 {
+		p.msgs = make([]engineio.Message, 0, 1+len(attachments))
 	}
-	return &Packet{text: text, attachments: attachments, msgs: msgs}
+	p.msgs = append(p.msgs, engineio.Message{Data: text})
+	for _, a := range attachments {
+		p.msgs = append(p.msgs, engineio.Message{Data: a, Binary: true})
+	}
+	return p
 }
 
 // String returns the text form of the packet, for logs and tests.
@@ -129,13 +135,21 @@ type encoder struct {
 
 func newEncoder(typ packetType, id uint64, hasID bool, args []any) *encoder {
 	e := &encoder{}
-	e.buf.Grow(64)
-	n := 0
+	// Room for the usual packet, so that the buffer is allocated once.
+	size, n := 32, 0
 	for _, a := range args {
-		if _, ok := a.([]byte); ok {
+		switch x := a.(type) {
+		case []byte:
 			n++
+		case json.RawMessage:
+			size += len(x)
+		case string:
+			size += len(x) + 2
+		default:
+			size += 16
 		}
 	}
+	e.buf.Grow(size)
 	if n > 0 {
 		typ += typeBinaryEvent - typeEvent // EVENT→BINARY_EVENT, ACK→BINARY_ACK
 		e.attachments = make([][]byte, 0, n)
@@ -149,8 +163,6 @@ func newEncoder(typ packetType, id uint64, hasID bool, args []any) *encoder {
 		var tmp [20]byte
 		e.buf.Write(strconv.AppendUint(tmp[:0], id, 10))
 	}
-	e.json = json.NewEncoder(&e.buf)
-	e.json.SetEscapeHTML(false)
 	return e
 }
 
@@ -166,11 +178,43 @@ func (e *encoder) arg(a any) error {
 }
 
 func (e *encoder) value(v any) error {
+	// What a push carries (an event name, an offset, a checked message) is written
+	// directly when encoding/json would write it unchanged: it would cost more than the
+	// rest of the send.
+	switch x := v.(type) {
+	case string:
+		if needsNoEscape(x) {
+			e.buf.WriteByte('"')
+			e.buf.WriteString(x)
+			e.buf.WriteByte('"')
+			return nil
+		}
+	case json.RawMessage:
+		if jsontext.IsCompact(x) && json.Valid(x) {
+			e.buf.Write(x)
+			return nil
+		}
+	}
+	if e.json == nil {
+		e.json = json.NewEncoder(&e.buf)
+		e.json.SetEscapeHTML(false)
+	}
 	if err := e.json.Encode(v); err != nil {
 		return err
 	}
 	e.buf.Truncate(e.buf.Len() - 1) // Encode ends every value with '\n'
 	return nil
+}
+
+// needsNoEscape reports whether s is ASCII that encoding/json writes as it is (HTML
+// characters are not escaped here).
+func needsNoEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *encoder) packet() *Packet {

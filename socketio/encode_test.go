@@ -127,7 +127,7 @@ func BenchmarkEncodeEvent(b *testing.B) {
 	msg := json.RawMessage(`{"title":"New message","body":"Hello, how are you today?","id":123456,"tags":["a","b"]}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := EncodeEvent("message", msg)
+		p, err := EncodeEvent("message", msg, "1234567")
 		if err != nil {
 			b.Fatal(err)
 		}
