@@ -185,3 +185,31 @@ func BenchmarkSendShared(b *testing.B) {
 		}
 	}
 }
+
+// FuzzEncodeEvent: the direct writing of strings and compact JSON gives exactly what
+// encoding/json (HTML characters unescaped) gives, and invalid JSON is refused.
+func FuzzEncodeEvent(f *testing.F) {
+	f.Add("message", `{"title":"New message","tags":["a","b"]}`, "1234")
+	f.Add("news", ` { "a" : 1 } `, "")
+	f.Add("é\u2028<>&", `"\u2028<b>"`, "x\"y\\")
+	f.Add("m", `{"a":`, "\x7f\x00")
+	f.Fuzz(func(t *testing.T, event, data, offset string) {
+		if reservedEvents[event] {
+			return
+		}
+		p, err := EncodeEvent(event, json.RawMessage(data), offset)
+		if !json.Valid([]byte(data)) {
+			if err == nil {
+				t.Fatalf("EncodeEvent with invalid JSON %q gave %s", data, p)
+			}
+			return
+		}
+		var want strings.Builder
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.Encode([]any{event, json.RawMessage(data), offset})
+		if err != nil || p.String() != "2"+strings.TrimSuffix(want.String(), "\n") {
+			t.Fatalf("EncodeEvent(%q, %q, %q) = %v, %v; encoding/json gives 2%s", event, data, offset, p, err, want.String())
+		}
+	})
+}
