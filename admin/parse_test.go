@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -70,4 +71,22 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// FuzzDecodeBody: decodeBody accepts and reads exactly what json.Unmarshal into a map does.
+func FuzzDecodeBody(f *testing.F) {
+	for _, s := range []string{`{"userId":5,"hash":"x"}`, ` `, `null`, `{"a":1,"a":2}`, `{"\u0061":[1, {"b":" "}]}`, `[]`, `{"a":}`, "{\"\xff\":1}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, err := decodeBody([]byte(text))
+		want := map[string]json.RawMessage{}
+		ok := len(strings.TrimSpace(text)) == 0 || (json.Unmarshal([]byte(text), &want) == nil && want != nil)
+		if (err == nil) != ok {
+			t.Fatalf("decodeBody(%q): error %v, json.Unmarshal accepts it: %v", text, err, ok)
+		}
+		if ok && !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("decodeBody(%q) = %q, json.Unmarshal gives %q", text, got, want)
+		}
+	})
 }

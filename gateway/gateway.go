@@ -127,10 +127,11 @@ func encode(form int) func(*push.Message) any {
 	return func(m *push.Message) any {
 		var p *socketio.Packet
 		var err error
+		data := socketio.ValidJSON(m.Data) // checked where it came in (push.Message)
 		if form == formWithOffset {
-			p, err = socketio.EncodeEvent(m.Event, m.Data, push.FormatOffset(m))
+			p, err = socketio.EncodeEvent(m.Event, data, push.FormatOffset(m))
 		} else {
-			p, err = socketio.EncodeEvent(m.Event, m.Data)
+			p, err = socketio.EncodeEvent(m.Event, data)
 		}
 		if err != nil {
 			return nil

@@ -44,6 +44,8 @@ type Engine interface {
 	Unregister(userID string) (bool, error)
 	DisconnectUser(userID string) (int, bool, error)
 	Users() ([]string, error)
+	// Send and Broadcast take data that is valid JSON (the caller checked it): it reaches
+	// clients as it is, unchecked.
 	Send(userIDs []string, event string, data json.RawMessage) (SendResult, error)
 	Broadcast(event string, data json.RawMessage) (int, error)
 	Stats() Stats
@@ -81,7 +83,7 @@ type Options struct {
 type Message struct {
 	Seq   uint64          // increases with every send on this hub; the recovery offset
 	Event string          // socket.io event name, "message" unless the sender chose another
-	Data  json.RawMessage // the value as the sender gave it
+	Data  json.RawMessage // the value as the sender gave it; valid JSON, checked where it came in
 	at    time.Time
 	forms [MessageForms]encodedForm
 }

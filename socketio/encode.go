@@ -38,11 +38,16 @@ func newPacket(text []byte, attachments [][]byte) *Packet {
 // String returns the text form of the packet, for logs and tests.
 func (p *Packet) String() string { return string(p.text) }
 
+// ValidJSON is JSON text the caller has already checked: EncodeEvent writes it
+// without checking it again (compacted if it is not compact). Text that is not
+// valid JSON makes a packet the client cannot parse.
+type ValidJSON []byte
+
 // EncodeEvent encodes an EVENT packet for the main namespace, to be sent with
 // Socket.Send to as many sockets as needed. Each argument is encoded with
 // encoding/json (HTML characters are not escaped; a json.RawMessage is used
-// as is, once checked), except a top-level []byte, which travels as a binary
-// attachment the way the official clients send Buffers.
+// as is, once checked; a ValidJSON as is), except a top-level []byte, which
+// travels as a binary attachment the way the official clients send Buffers.
 func EncodeEvent(event string, args ...any) (*Packet, error) {
 	if err := checkEventName(event); err != nil {
 		return nil, err
@@ -143,6 +148,8 @@ func newEncoder(typ packetType, id uint64, hasID bool, args []any) *encoder {
 			n++
 		case json.RawMessage:
 			size += len(x)
+		case ValidJSON:
+			size += len(x)
 		case string:
 			size += len(x) + 2
 		default:
@@ -194,6 +201,13 @@ func (e *encoder) value(v any) error {
 			e.buf.Write(x)
 			return nil
 		}
+	case ValidJSON:
+		if jsontext.IsCompact(x) {
+			e.buf.Write(x)
+		} else {
+			e.buf.Write(jsontext.Compact(x))
+		}
+		return nil
 	}
 	if e.json == nil {
 		e.json = json.NewEncoder(&e.buf)

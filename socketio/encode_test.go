@@ -186,8 +186,8 @@ func BenchmarkSendShared(b *testing.B) {
 	}
 }
 
-// FuzzEncodeEvent: the direct writing of strings and compact JSON gives exactly what
-// encoding/json (HTML characters unescaped) gives, and invalid JSON is refused.
+// FuzzEncodeEvent: the direct writing of strings and compact JSON, and of ValidJSON, gives
+// exactly what encoding/json (HTML characters unescaped) gives; invalid JSON is refused.
 func FuzzEncodeEvent(f *testing.F) {
 	f.Add("message", `{"title":"New message","tags":["a","b"]}`, "1234")
 	f.Add("news", ` { "a" : 1 } `, "")
@@ -210,6 +210,9 @@ func FuzzEncodeEvent(f *testing.F) {
 		enc.Encode([]any{event, json.RawMessage(data), offset})
 		if err != nil || p.String() != "2"+strings.TrimSuffix(want.String(), "\n") {
 			t.Fatalf("EncodeEvent(%q, %q, %q) = %v, %v; encoding/json gives 2%s", event, data, offset, p, err, want.String())
+		}
+		if v, err := EncodeEvent(event, ValidJSON(data), offset); err != nil || v.String() != p.String() {
+			t.Fatalf("EncodeEvent(%q, ValidJSON(%q), %q) = %v, %v; want %v", event, data, offset, v, err, p)
 		}
 	})
 }
