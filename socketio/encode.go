@@ -64,35 +64,37 @@ func checkEventName(event string) error {
 
 // encodeEvent encodes an EVENT (or BINARY_EVENT), with an ack id when hasID.
 func encodeEvent(event string, id uint64, hasID bool, args []any) (*Packet, error) {
-	e := newEncoder(typeEvent, id, hasID, args)
-	e.buf.WriteByte('[')
+	var e encoder
+	e.start(typeEvent, id, hasID, len(event), args)
+	e.buf = append(e.buf, '[')
 	if err := e.value(event); err != nil {
 		return nil, fmt.Errorf("socketio: encode event %q: %w", event, err)
 	}
 	for i, a := range args {
-		e.buf.WriteByte(',')
+		e.buf = append(e.buf, ',')
 		if err := e.arg(a); err != nil {
 			return nil, fmt.Errorf("socketio: encode event %q: argument %d: %w", event, i, err)
 		}
 	}
-	e.buf.WriteByte(']')
-	return e.packet(), nil
+	e.buf = append(e.buf, ']')
+	return newPacket(e.buf, e.attachments), nil
 }
 
 // encodeAck encodes the ACK (or BINARY_ACK) answering the packet with this id.
 func encodeAck(id uint64, args []any) (*Packet, error) {
-	e := newEncoder(typeAck, id, true, args)
-	e.buf.WriteByte('[')
+	var e encoder
+	e.start(typeAck, id, true, 0, args)
+	e.buf = append(e.buf, '[')
 	for i, a := range args {
 		if i > 0 {
-			e.buf.WriteByte(',')
+			e.buf = append(e.buf, ',')
 		}
 		if err := e.arg(a); err != nil {
 			return nil, fmt.Errorf("socketio: encode ack %d: argument %d: %w", id, i, err)
 		}
 	}
-	e.buf.WriteByte(']')
-	return e.packet(), nil
+	e.buf = append(e.buf, ']')
+	return newPacket(e.buf, e.attachments), nil
 }
 
 // connectReply encodes the answer to an accepted CONNECT: `0` in protocol v4,
@@ -133,15 +135,14 @@ func disconnectPacket() *Packet { return newPacket([]byte("1"), nil) }
 // encoder builds one packet: the header is written first, which needs the
 // attachment count, so it is counted before the payload is encoded.
 type encoder struct {
-	buf         bytes.Buffer
-	json        *json.Encoder
+	buf         []byte
 	attachments [][]byte
 }
 
-func newEncoder(typ packetType, id uint64, hasID bool, args []any) *encoder {
-	e := &encoder{}
-	// Room for the usual packet, so that the buffer is allocated once.
-	size, n := 32, 0
+// start allocates the buffer (room for the usual packet: one allocation) and
+// writes the header. extra is the room the caller's own values need.
+func (e *encoder) start(typ packetType, id uint64, hasID bool, extra int, args []any) {
+	size, n := 32+extra, 0
 	for _, a := range args {
 		switch x := a.(type) {
 		case []byte:
@@ -156,28 +157,26 @@ func newEncoder(typ packetType, id uint64, hasID bool, args []any) *encoder {
 			size += 16
 		}
 	}
-	e.buf.Grow(size)
+	e.buf = make([]byte, 0, size)
 	if n > 0 {
 		typ += typeBinaryEvent - typeEvent // EVENT→BINARY_EVENT, ACK→BINARY_ACK
 		e.attachments = make([][]byte, 0, n)
 	}
-	e.buf.WriteByte('0' + byte(typ))
+	e.buf = append(e.buf, '0'+byte(typ))
 	if n > 0 {
-		e.buf.WriteString(strconv.Itoa(n))
-		e.buf.WriteByte('-')
+		e.buf = strconv.AppendInt(e.buf, int64(n), 10)
+		e.buf = append(e.buf, '-')
 	}
 	if hasID {
-		var tmp [20]byte
-		e.buf.Write(strconv.AppendUint(tmp[:0], id, 10))
+		e.buf = strconv.AppendUint(e.buf, id, 10)
 	}
-	return e
 }
 
 func (e *encoder) arg(a any) error {
 	if b, ok := a.([]byte); ok {
-		e.buf.WriteString(`{"_placeholder":true,"num":`)
-		e.buf.WriteString(strconv.Itoa(len(e.attachments)))
-		e.buf.WriteByte('}')
+		e.buf = append(e.buf, `{"_placeholder":true,"num":`...)
+		e.buf = strconv.AppendInt(e.buf, int64(len(e.attachments)), 10)
+		e.buf = append(e.buf, '}')
 		e.attachments = append(e.attachments, b)
 		return nil
 	}
@@ -191,32 +190,31 @@ func (e *encoder) value(v any) error {
 	switch x := v.(type) {
 	case string:
 		if needsNoEscape(x) {
-			e.buf.WriteByte('"')
-			e.buf.WriteString(x)
-			e.buf.WriteByte('"')
+			e.buf = append(e.buf, '"')
+			e.buf = append(e.buf, x...)
+			e.buf = append(e.buf, '"')
 			return nil
 		}
 	case json.RawMessage:
 		if jsontext.IsCompact(x) && json.Valid(x) {
-			e.buf.Write(x)
+			e.buf = append(e.buf, x...)
 			return nil
 		}
 	case ValidJSON:
 		if jsontext.IsCompact(x) {
-			e.buf.Write(x)
+			e.buf = append(e.buf, x...)
 		} else {
-			e.buf.Write(jsontext.Compact(x))
+			e.buf = append(e.buf, jsontext.Compact(x)...)
 		}
 		return nil
 	}
-	if e.json == nil {
-		e.json = json.NewEncoder(&e.buf)
-		e.json.SetEscapeHTML(false)
-	}
-	if err := e.json.Encode(v); err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	e.buf.Truncate(e.buf.Len() - 1) // Encode ends every value with '\n'
+	e.buf = append(e.buf, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...) // Encode ends every value with '\n'
 	return nil
 }
 
@@ -229,8 +227,4 @@ func needsNoEscape(s string) bool {
 		}
 	}
 	return true
-}
-
-func (e *encoder) packet() *Packet {
-	return newPacket(e.buf.Bytes(), e.attachments)
 }
