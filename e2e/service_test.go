@@ -191,3 +191,45 @@ func TestCustomEventBroadcastAndMultiSend(t *testing.T) {
 		t.Fatalf("user 3 got %v, want only the broadcast", got)
 	}
 }
+
+// TestManyMessagesInOneRequest: {"messages":[...]} from curl-style HTTP reaches real clients,
+// each message to its users, one user's messages in the order listed, pretty-printed JSON as
+// the value the client parses.
+func TestManyMessagesInOneRequest(t *testing.T) {
+	s := startServer(t, "", "")
+	var clients []*client
+	for i := 1; i <= 2; i++ {
+		s.mustAdmin("/user/register", fmt.Sprintf(`{"userId":%d,"hash":"h%d"}`, i, i))
+		c := startClient(t, fmt.Sprint(i), clientSpec{URL: s.clientURL, Auth: []any{i, fmt.Sprintf("h%d", i)}, Ack: true})
+		c.waitEvent("auth-ack", 10*time.Second)
+		clients = append(clients, c)
+	}
+	out := s.mustAdmin("/user/send", `{"messages": [
+		{"userId": 1, "message": "first"},
+		{"userId": 2, "message": {"n": 1, "text": "a b"}},
+		{"userIds": [1, 2], "message": [1, 2, 3], "event": "news"},
+		{"userId": 1, "message": "last"}
+	]}`)
+	if out["messages"] != float64(4) || out["delivered"] != float64(5) {
+		t.Fatalf("reply %v, want 4 messages and 5 deliveries", out)
+	}
+	want := [][]string{
+		{`message "first"`, `news [1,2,3]`, `message "last"`},
+		{`message {"n":1,"text":"a b"}`, `news [1,2,3]`},
+	}
+	for i, c := range clients {
+		var got []string
+		waitFor(t, 5*time.Second, fmt.Sprintf("user %d's messages", i+1), func() bool {
+			got = nil
+			for _, ev := range c.all() {
+				if ev["type"] == "event" {
+					got = append(got, fmt.Sprintf("%s %s", ev["event"], jsonString(ev["args"].([]any)[0])))
+				}
+			}
+			return len(got) >= len(want[i])
+		})
+		if strings.Join(got, " | ") != strings.Join(want[i], " | ") {
+			t.Errorf("user %d got %q, want %q", i+1, got, want[i])
+		}
+	}
+}
