@@ -59,13 +59,24 @@ func requireNode(t *testing.T) {
 // freePort returns a loopback port nobody listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, taken := portsHandedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// portsHandedOut is every port freePort returned in this test process. The kernel may offer
+// a port it just offered again once its listener is closed, which once gave a server the same
+// admin and client port (CI: "35075 is both admin.port and client.port"). Ports are the
+// process's, so this set is too.
+var portsHandedOut sync.Map
 
 // server is one running pushinator.
 type server struct {

@@ -163,13 +163,7 @@ func TestReRegisterKeepsSessionsUnregisterDropsThem(t *testing.T) {
 
 func TestCustomEventBroadcastAndMultiSend(t *testing.T) {
 	s := startServer(t, "", "")
-	var clients []*client
-	for i := 1; i <= 3; i++ {
-		s.mustAdmin("/user/register", fmt.Sprintf(`{"userId":%d,"hash":"h%d"}`, i, i))
-		c := startClient(t, fmt.Sprint(i), clientSpec{URL: s.clientURL, Auth: []any{i, fmt.Sprintf("h%d", i)}, Ack: true})
-		c.waitEvent("auth-ack", 10*time.Second)
-		clients = append(clients, c)
-	}
+	clients := authenticatedUsers(t, s, 3)
 	if out := s.mustAdmin("/user/send", `{"userIds":[1,2],"message":"pair","event":"news"}`); out["delivered"] != float64(2) {
 		t.Fatalf("multi send: %v", out)
 	}
@@ -197,13 +191,7 @@ func TestCustomEventBroadcastAndMultiSend(t *testing.T) {
 // the value the client parses.
 func TestManyMessagesInOneRequest(t *testing.T) {
 	s := startServer(t, "", "")
-	var clients []*client
-	for i := 1; i <= 2; i++ {
-		s.mustAdmin("/user/register", fmt.Sprintf(`{"userId":%d,"hash":"h%d"}`, i, i))
-		c := startClient(t, fmt.Sprint(i), clientSpec{URL: s.clientURL, Auth: []any{i, fmt.Sprintf("h%d", i)}, Ack: true})
-		c.waitEvent("auth-ack", 10*time.Second)
-		clients = append(clients, c)
-	}
+	clients := authenticatedUsers(t, s, 2)
 	out := s.mustAdmin("/user/send", `{"messages": [
 		{"userId": 1, "message": "first"},
 		{"userId": 2, "message": {"n": 1, "text": "a b"}},
@@ -232,4 +220,17 @@ func TestManyMessagesInOneRequest(t *testing.T) {
 			t.Errorf("user %d got %q, want %q", i+1, got, want[i])
 		}
 	}
+}
+
+// authenticatedUsers registers users 1..n (hash "h<id>") and connects one authenticated
+// socket.io v4 client for each.
+func authenticatedUsers(t *testing.T, s *server, n int) []*client {
+	var clients []*client
+	for i := 1; i <= n; i++ {
+		s.mustAdmin("/user/register", fmt.Sprintf(`{"userId":%d,"hash":"h%d"}`, i, i))
+		c := startClient(t, fmt.Sprint(i), clientSpec{URL: s.clientURL, Auth: []any{i, fmt.Sprintf("h%d", i)}, Ack: true})
+		c.waitEvent("auth-ack", 10*time.Second)
+		clients = append(clients, c)
+	}
+	return clients
 }
