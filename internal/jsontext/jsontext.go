@@ -117,7 +117,9 @@ func valueEnd(v []byte, i int) int {
 		}
 		return len(v)
 	default: // number, true, false, null
-		for ; i < len(v); i++ {
+		// From the next byte: a value is never empty, and on text that is not JSON (a
+		// delimiter where a value belongs) every call still moves on.
+		for i++; i < len(v); i++ {
 			switch v[i] {
 			case ',', ']', '}', ' ', '\t', '\r', '\n':
 				return i
