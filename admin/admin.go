@@ -13,7 +13,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -161,11 +160,14 @@ func (h *Handler) authorized(r *http.Request) bool {
 // readBody reads a JSON object body of any Content-Type. An empty body is an empty object,
 // so that the reply names the missing fields.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
-	size := int64(512)
+	var buf bytes.Buffer
 	if n := r.ContentLength; n > 0 && n <= h.opts.MaxBodyBytes {
-		size = n + 1 // read into one buffer of the body's length, not through doublings
+		// One buffer of the body's length: ReadFrom keeps MinRead bytes free, and
+		// grows (doubling) only when they are not.
+		buf.Grow(int(n) + bytes.MinRead)
 	}
-	data, err := readAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), make([]byte, 0, size))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	data := buf.Bytes()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -174,23 +176,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (map[string]j
 		return nil, errorf(http.StatusBadRequest, "Could not read the request body")
 	}
 	return decodeBody(data)
-}
-
-// readAll is io.ReadAll into buf's room first.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // decodeBody parses a body that must be one JSON object. Its members' values are slices of
