@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/fanout"
 )
 
 // Errors returned by Hub methods.
@@ -467,13 +469,28 @@ func (h *Hub) Broadcast(event string, data json.RawMessage) (int, error) {
 		users = append(users, u)
 	}
 	h.mu.RUnlock()
-	total := 0
-	for _, u := range users {
-		n, _ := h.deliver(u, m, false)
-		total += n
-	}
+	total := fanout.Sum(users, broadcastOf{h, m}, broadcastTo)
 	h.counters.sent.Add(1)
 	return total, nil
+}
+
+// deliverTo hands m to one session and counts it if the session took it.
+func deliverTo(b *Binding, m *Message) int {
+	if b.sess.Deliver(m) == nil {
+		return 1
+	}
+	return 0
+}
+
+type broadcastOf struct {
+	h *Hub
+	m *Message
+}
+
+// broadcastTo delivers a broadcast to one user's sessions and counts those reached.
+func broadcastTo(u *user, b broadcastOf) int {
+	n, _ := b.h.deliver(u, b.m, false)
+	return n
 }
 
 func (h *Hub) newMessage(event string, data json.RawMessage) *Message {
@@ -489,12 +506,10 @@ func (h *Hub) deliver(u *user, m *Message, keep bool) (int, bool) {
 	if u.gone {
 		return 0, false
 	}
-	n := 0
-	for _, b := range *u.sessions.Load() {
-		if b.sess.Deliver(m) == nil {
-			n++
-		}
-	}
+	// A user with thousands of sessions (one account on every screen of a venue) gets them
+	// written from every core; sendMu is held until all are, which keeps the next message
+	// behind this one on every session.
+	n := fanout.Sum(*u.sessions.Load(), m, deliverTo)
 	h.counters.delivered.Add(uint64(n))
 	if n == 0 && !keep {
 		return 0, false

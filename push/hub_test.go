@@ -326,3 +326,70 @@ type weakSession struct{ got []weak.Pointer[Message] }
 
 func (s *weakSession) Deliver(m *Message) error { s.got = append(s.got, weak.Make(m)); return nil }
 func (s *weakSession) Disconnect(string)        {}
+
+// A user with more sessions than one goroutine writes (the hub then spreads the writes over
+// the cores) still gets every message exactly once on every session, in one order that is
+// the same everywhere and keeps each sender's own order, while two senders race. A
+// broadcast to many users reaches every session once and counts each.
+func TestLargeFanoutKeepsOrderOnEverySession(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	h := NewHub(Options{BufferSize: 10, BufferTTL: time.Minute, RecoveryWindow: time.Minute})
+	h.Register("venue", "h")
+	sessions := make([]*fakeSession, 2000)
+	for i := range sessions {
+		sessions[i] = &fakeSession{}
+		if _, err := h.Authenticate("venue", "h", sessions[i], ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const perSender = 40
+	var wg sync.WaitGroup
+	for _, sender := range []string{"a", "b"} {
+		wg.Go(func() {
+			for i := range perSender {
+				res, err := h.Send([]string{"venue"}, "message", msg(fmt.Sprintf("%s%02d", sender, i)))
+				if err != nil || res.Delivered != len(sessions) {
+					t.Errorf("send %s%02d: %+v, %v; want %d delivered", sender, i, res, err, len(sessions))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	first := sessions[0].messages()
+	if len(first) != 2*perSender {
+		t.Fatalf("session 0 got %d messages, want %d: %v", len(first), 2*perSender, first)
+	}
+	next := map[byte]int{}
+	for _, m := range first {
+		sender, n := m[1], 0
+		fmt.Sscanf(m[2:4], "%d", &n)
+		if n != next[sender] {
+			t.Fatalf("sender %c's messages out of order on session 0: %v", sender, first)
+		}
+		next[sender]++
+	}
+	for i, s := range sessions {
+		if got := s.messages(); !reflect.DeepEqual(got, first) {
+			t.Fatalf("session %d got %v, session 0 got %v", i, got, first)
+		}
+	}
+
+	for i := range 1000 {
+		id := fmt.Sprintf("user%d", i)
+		h.Register(id, "h")
+		if _, err := h.Authenticate(id, "h", &fakeSession{}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := h.Broadcast("message", msg("all"))
+	if err != nil || n != len(sessions)+1000 {
+		t.Fatalf("broadcast reached %d sessions (%v), want %d", n, err, len(sessions)+1000)
+	}
+	for i, s := range sessions {
+		if got := s.messages(); len(got) != 2*perSender+1 || got[len(got)-1] != `"all"` {
+			t.Fatalf("session %d after the broadcast: %v", i, got)
+		}
+	}
+}

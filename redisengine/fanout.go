@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pushinator/pushinator/internal/fanout"
 	"github.com/pushinator/pushinator/push"
 )
 
@@ -105,36 +106,51 @@ func (n *Node) dispatch(payload []byte) {
 	}
 	n.seen(w.Seq)
 	m := &push.Message{Seq: w.Seq, Event: w.Event, Data: w.Data}
-	delivered := 0
 	n.mu.RLock()
+	var lists [][]*binding
 	if w.All {
-		lists := make([][]*binding, 0, len(n.users))
+		lists = make([][]*binding, 0, len(n.users))
 		for _, l := range n.users {
 			lists = append(lists, l)
 		}
-		n.mu.RUnlock()
-		for _, l := range lists {
-			for _, b := range l {
-				if b.deliver(m) {
-					delivered++
-				}
-			}
-		}
 	} else {
-		lists := make([][]*binding, 0, len(w.Users))
+		lists = make([][]*binding, 0, len(w.Users))
 		for _, id := range w.Users {
 			lists = append(lists, n.users[id])
 		}
-		n.mu.RUnlock()
-		for _, l := range lists {
-			for _, b := range l {
-				if b.deliver(m) {
-					delivered++
-				}
-			}
-		}
 	}
+	n.mu.RUnlock()
+	// One list as it is (a 1:1 send; a user with thousands of sessions); several flattened,
+	// so that a broadcast spreads over the cores whatever its users' session counts. This
+	// goroutine is the only one delivering, and Sum returns when every session has the
+	// message: the next message stays behind it.
+	delivered := fanout.Sum(flatten(lists), m, deliverTo)
 	n.counters.delivered.Add(uint64(delivered))
+}
+
+// flatten returns the bindings of lists in one slice; a single list as it is (lists are
+// copy-on-write, never changed in place).
+func flatten(lists [][]*binding) []*binding {
+	if len(lists) == 1 {
+		return lists[0]
+	}
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	all := make([]*binding, 0, n)
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	return all
+}
+
+// deliverTo hands m to one binding and counts it if the session took it.
+func deliverTo(b *binding, m *push.Message) int {
+	if b.deliver(m) {
+		return 1
+	}
+	return 0
 }
 
 // heartbeat publishes the node's address and figures every second and watches the link;
