@@ -9,7 +9,7 @@
 # Needs: go, node (20+) and npm (to install socket.io 4.8.4 for the reference, in a temp dir).
 # REPEAT=N runs the load workloads N times, interleaved, and reports each figure's median (a
 # shared machine's load comes and goes). Other knobs (environment): IDLE_N IDLE_PROCS POLL_N
-# USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS BATCH BROADCAST_N, ANCHOR (the reference's
+# USERS INFLIGHT SIZE DURATION RATE FANOUT_N SENDS BATCH BROADCAST_N COALESCE, ANCHOR (the reference's
 # source dir), WORK (a scratch dir, kept afterwards when given).
 # Both servers listen on free 127.0.0.1 ports and are stopped on exit, whatever happens.
 set -euo pipefail
@@ -31,6 +31,7 @@ FANOUT_N=${FANOUT_N:-10000}   # sessions of the one fan-out user
 BATCH=${BATCH:-100}           # users per {"userIds":[...]} request
 BROADCAST_N=${BROADCAST_N:-10000}
 POLL_N=${POLL_N:-2000}        # idle long-polling sessions (each holds a pending GET)
+COALESCE=${COALESCE:-1ms}     # fan-out and broadcast clients nap this long when idle instead of blocking (pushbench -coalesce)
 
 if [[ -n ${WORK:-} ]]; then
 	mkdir -p "$WORK"
@@ -158,13 +159,13 @@ for r in $(seq "$REPEAT"); do
 		bench "$s" "one2one-rate#$r" -mode one2one -users "$USERS" -duration "$DURATION" -rate "$RATE"
 	done
 	for s in pushinator node; do
-		bench "$s" "fanout#$r" -mode fanout -n "$FANOUT_N" -sends "$SENDS"
+		bench "$s" "fanout#$r" -mode fanout -n "$FANOUT_N" -sends "$SENDS" -coalesce "$COALESCE"
 	done
 	# Node has no equivalent of these (its admin API is register/send/list): the batch figure
 	# is compared with Node's 1:1 deliveries per second, broadcast with its fan-out.
 	bench pushinator "batch#$r" -mode batch -users "$USERS" -batch "$BATCH" -duration "$DURATION"
 	bench pushinator "messages#$r" -mode messages -users "$USERS" -batch "$BATCH" -duration "$DURATION"
-	bench pushinator "broadcast#$r" -mode broadcast -n "$BROADCAST_N" -sends "$SENDS"
+	bench pushinator "broadcast#$r" -mode broadcast -n "$BROADCAST_N" -sends "$SENDS" -coalesce "$COALESCE"
 done
 
 say "machine"
@@ -173,7 +174,7 @@ say "machine"
 	echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); kernel $(uname -r)"
 	echo "go: $(go version | cut -d' ' -f3); node: $(node --version); socket.io (reference): $(node -p 'require("'"$WORK"'/anchor/node_modules/socket.io/package.json").version')"
 	echo "load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
-	echo "offered 1:1 load for the p99 comparison: $RATE requests/s; idle connections: $IDLE_N; fan-out: $FANOUT_N sessions × $SENDS sends; load workloads run $REPEAT time(s), medians shown"
+	echo "offered 1:1 load for the p99 comparison: $RATE requests/s; idle connections: $IDLE_N; fan-out: $FANOUT_N sessions × $SENDS sends, clients coalescing $COALESCE; load workloads run $REPEAT time(s), medians shown"
 } >&2
 say "pushinator vs Node (ratio = pushinator / Node); every JSON line is in $RESULTS"
 "$BENCH" -report "$RESULTS"

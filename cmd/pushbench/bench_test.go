@@ -173,6 +173,8 @@ func TestModesAgainstPushinator(t *testing.T) {
 	}
 	run("fanout", func(o *options) { o.n = 20; o.sends = 5 }, func(ctx context.Context, o options) (*result, error) { return runFanout(ctx, o, false) }, fanout)
 	run("broadcast", func(o *options) { o.n = 20; o.sends = 5 }, func(ctx context.Context, o options) (*result, error) { return runFanout(ctx, o, true) }, fanout)
+	// -coalesce: the epoll loops nap instead of blocking; every push still arrives.
+	run("fanout-coalesced", func(o *options) { o.n = 20; o.sends = 5; o.coalesce = time.Millisecond }, func(ctx context.Context, o options) (*result, error) { return runFanout(ctx, o, false) }, fanout)
 	idle := func(t *testing.T, got map[string]any) {
 		if got["connections"].(float64) != 20 {
 			t.Errorf("connections %v", got["connections"])
@@ -221,5 +223,29 @@ func TestAdminClientReconnects(t *testing.T) {
 	}
 	if n := accepted.Load(); n != 3 {
 		t.Errorf("%d connections, want 3 (one per request)", n)
+	}
+}
+
+// -freeports hands out distinct ports below the ephemeral range, each free to listen on.
+func TestFreePortsBelowEphemeralRange(t *testing.T) {
+	var out bytes.Buffer
+	if err := freePorts(&out, 8); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range strings.Fields(out.String()) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 10000 || n >= ephemeralLow() || seen[p] {
+			t.Fatalf("port %q in %q: want distinct ports in [10000, %d)", p, out.String(), ephemeralLow())
+		}
+		seen[p] = true
+		ln, err := net.Listen("tcp", "127.0.0.1:"+p)
+		if err != nil {
+			t.Fatalf("port %s is not free: %v", p, err)
+		}
+		ln.Close()
+	}
+	if len(seen) != 8 {
+		t.Fatalf("%d ports, want 8: %q", len(seen), out.String())
 	}
 }

@@ -18,6 +18,13 @@ import (
 // syscalls per push (the data, then EAGAIN before parking) plus a wake-up; a level-triggered
 // epoll costs one read per push and one epoll_wait per batch of ready connections. So after
 // its handshake, a WebSocket client's socket leaves Go's poller for one of a few epoll loops.
+//
+// On loopback the server's write runs the receiving side too: it queues the data on the
+// client's socket and, if a loop sleeps in epoll_wait, wakes that thread, on the server's
+// CPU time. Across a real network the server never pays for that wake-up, and a NIC
+// coalesces interrupts. With -coalesce a loop that finds nothing ready sleeps instead of
+// waiting in epoll_wait, so that a busy run's writes find nobody to wake and each loop
+// takes what arrived meanwhile in one epoll_wait.
 
 const epollBatch = 256
 
@@ -32,6 +39,7 @@ type epollSet struct {
 
 type epollLoop struct {
 	epfd    int
+	nap     time.Duration // -coalesce; 0: block in epoll_wait
 	stopped atomic.Bool
 	mu      sync.Mutex
 	conns   map[int32]*epollConn
@@ -52,7 +60,7 @@ type epollConn struct {
 // epollWaitMs bounds each epoll_wait, so that a loop sees close within this time.
 const epollWaitMs = 200
 
-func newEpollSet(n int) (*epollSet, error) {
+func newEpollSet(n int, nap time.Duration) (*epollSet, error) {
 	s := &epollSet{}
 	for range max(n, 1) {
 		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -60,7 +68,7 @@ func newEpollSet(n int) (*epollSet, error) {
 			s.close()
 			return nil, fmt.Errorf("pushbench: epoll_create1: %w", err)
 		}
-		l := &epollLoop{epfd: epfd, conns: map[int32]*epollConn{}, buf: make([]byte, 64<<10)}
+		l := &epollLoop{epfd: epfd, nap: nap, conns: map[int32]*epollConn{}, buf: make([]byte, 64<<10)}
 		s.loops = append(s.loops, l)
 		s.wg.Go(l.run)
 	}
@@ -138,13 +146,21 @@ func (ec *epollConn) stop() {
 
 func (l *epollLoop) run() {
 	events := make([]syscall.EpollEvent, epollBatch)
+	wait, nap := epollWaitMs, syscall.NsecToTimespec(l.nap.Nanoseconds())
+	if l.nap > 0 {
+		wait = 0
+	}
 	for !l.stopped.Load() {
-		n, err := syscall.EpollWait(l.epfd, events, epollWaitMs)
+		n, err := syscall.EpollWait(l.epfd, events, wait)
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
 			panic(fmt.Sprintf("pushbench: epoll_wait: %v", err))
+		}
+		if n == 0 && l.nap > 0 {
+			syscall.Nanosleep(&nap, nil) // blocks this loop's thread, as epoll_wait would
+			continue
 		}
 		for _, ev := range events[:n] {
 			l.mu.Lock()

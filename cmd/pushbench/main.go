@@ -67,6 +67,7 @@ type options struct {
 	tag       string        // the run's name in the JSON line (defaults to the mode)
 	transport string        // "websocket" or "polling"
 	goReader  bool          // WebSocket clients read by a goroutine each instead of epoll loops
+	coalesce  time.Duration // epoll loops: nap this long when nothing is ready instead of blocking
 }
 
 func main() {
@@ -95,6 +96,7 @@ func main() {
 	flag.BoolVar(&o.child, "child", false, "internal: an idle worker process started by -procs")
 	flag.StringVar(&o.transport, "transport", "websocket", "clients' transport: websocket or polling (Engine.IO v4 long-polling)")
 	flag.BoolVar(&o.goReader, "goreader", false, "read each WebSocket client with its own goroutine (costlier) instead of a few epoll loops")
+	flag.DurationVar(&o.coalesce, "coalesce", 0, "WebSocket clients: when no socket is ready, sleep this long (e.g. 1ms) instead of blocking in epoll_wait, like a NIC's interrupt coalescing; receipts come up to this much later (0: block)")
 	flag.StringVar(&o.tag, "tag", "", "name of this run in the JSON line (default: the mode)")
 	reportFile := flag.String("report", "", "print the side-by-side table of a file of JSON lines (- for stdin) and exit")
 	pushName := flag.String("report-a", "pushinator", "-report: the -name of the server under test")
@@ -115,7 +117,7 @@ func main() {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if *ports > 0 {
-		if err := freePorts(*ports); err != nil {
+		if err := freePorts(os.Stdout, *ports); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -57,7 +57,7 @@ func connectAll(ctx context.Context, o options, users []int64, onPush func(*clie
 	switch o.transport {
 	case "websocket":
 		if !o.goReader {
-			if d.ep, err = newEpollSet(runtime.GOMAXPROCS(0)); err != nil {
+			if d.ep, err = newEpollSet(runtime.GOMAXPROCS(0), o.coalesce); err != nil {
 				return nil, nil, err
 			}
 		}
