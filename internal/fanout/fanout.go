@@ -23,6 +23,9 @@ const minChunk = 256
 // plain function with its argument passed beside it, not a closure, so that the common
 // small call allocates nothing.
 func Sum[T, A any](items []T, arg A, fn func(T, A) int) int {
+	if len(items) < 2*minChunk {
+		return run(items, arg, fn) // before GOMAXPROCS, which takes the scheduler's lock
+	}
 	workers := min(runtime.GOMAXPROCS(0), len(items)/minChunk)
 	if workers <= 1 {
 		return run(items, arg, fn)
