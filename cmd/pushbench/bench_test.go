@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,5 +248,69 @@ func TestFreePortsBelowEphemeralRange(t *testing.T) {
 	}
 	if len(seen) != 8 {
 		t.Fatalf("%d ports, want 8: %q", len(seen), out.String())
+	}
+}
+
+// A user with more sessions than one goroutine writes (the server then writes from every
+// core) gets every message on every session exactly once and in send order, though the sends
+// go out back to back without waiting for any receipt. Real sockets, the server in this
+// process (so that -race watches its parallel writes).
+func TestLargeFanoutInOrderOnEverySession(t *testing.T) {
+	srv := startServer(t, "0", "0")
+	defer srv.shutdown()
+	o := options{admin: srv.admin, client: srv.client, inflight: 2, srcaddrs: 2, srcFirst: 1,
+		hash: "h", dialers: 32, transport: "websocket", base: 900_000}
+	const sessions, sends = 600, 20
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	a := newAdminClient(o.admin, o.inflight)
+	if err := registerAll(ctx, a, o, []int64{o.base}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		got   = map[*client][]int64{}
+		total atomic.Int64
+		all   = make(chan struct{})
+	)
+	onPush := func(c *client, rc receipt) {
+		mu.Lock()
+		got[c] = append(got[c], rc.Seq)
+		mu.Unlock()
+		if total.Add(1) == sessions*sends {
+			close(all)
+		}
+	}
+	users := make([]int64, sessions)
+	for i := range users {
+		users[i] = o.base
+	}
+	clients, closeAll, err := connectAll(ctx, o, users, onPush)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	for k := range sends {
+		reply, err := a.send(ctx, o.base, message(int64(k), time.Now(), 40))
+		if err != nil || reply.Delivered != sessions {
+			t.Fatalf("send %d: %+v, %v; want %d delivered", k, reply, err, sessions)
+		}
+	}
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatalf("%d of %d receipts before the deadline", total.Load(), sessions*sends)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, c := range clients {
+		seqs := got[c]
+		ok := len(seqs) == sends
+		for k := 0; ok && k < sends; k++ {
+			ok = seqs[k] == int64(k)
+		}
+		if !ok {
+			t.Fatalf("session %d received %v, want 0..%d in order", i, seqs, sends-1)
+		}
 	}
 }
