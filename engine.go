@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,10 +26,14 @@ func newClusterNode(cfg *config.Config, log *slog.Logger) (*redisengine.Node, er
 	// go-redis reports every failed dial through a process-wide logger; the node logs the
 	// link's changes of state itself, once each, so the library's lines go to debug.
 	redis.SetLogger(redisLogger{log})
+	tlsConf, err := redisTLS(r)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	node, err := redisengine.New(ctx, redisengine.Options{
-		Addr: r.Addr, Password: r.Password, DB: r.DB, Prefix: r.Prefix,
+		Addr: r.Addr, Password: r.Password, DB: r.DB, Prefix: r.Prefix, TLS: tlsConf,
 		ClientAddr: advertiseAddr(cfg.Client), Logger: log,
 		BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL,
 		RecoveryWindow: d.RecoveryWindow, MaxSessionsPerUser: cfg.Limits.MaxSessionsPerUser,
@@ -38,8 +44,35 @@ func newClusterNode(cfg *config.Config, log *slog.Logger) (*redisengine.Node, er
 	if cfg.Storage.Path != "" {
 		log.Warn("storage.path is for the memory engine: with engine.type redis, Redis holds the state; the file is not used", "path", cfg.Storage.Path)
 	}
-	log.Info("cluster node on redis", "node", node.ID(), "redis", r.Addr, "prefix", r.Prefix, "advertise", advertiseAddr(cfg.Client))
+	log.Info("cluster node on redis", "node", node.ID(), "redis", r.Addr, "tls", r.TLS, "prefix", r.Prefix, "advertise", advertiseAddr(cfg.Client))
 	return node, nil
+}
+
+// redisTLS is the TLS configuration of engine.redis, nil without tls. The certificate Redis
+// presents is always verified: against tlsCA when set, else the system's roots.
+func redisTLS(r config.Redis) (*tls.Config, error) {
+	if !r.TLS {
+		return nil, nil
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: r.TLSServerName}
+	if conf.ServerName == "" {
+		host, _, err := net.SplitHostPort(r.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("engine.redis.addr: %w", err)
+		}
+		conf.ServerName = host
+	}
+	if r.TLSCA != "" {
+		pem, err := os.ReadFile(r.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("engine.redis.tlsCA: %w", err)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("engine.redis.tlsCA: %s holds no PEM certificate", r.TLSCA)
+		}
+	}
+	return conf, nil
 }
 
 // forwarding puts the cluster forwarder in front of the engine: a polling request for another

@@ -121,6 +121,12 @@ type Redis struct {
 	Password string // engine.redis.password; never log it
 	DB       int    // engine.redis.db
 	Prefix   string // engine.redis.prefix of every key
+	// TLS to Redis (engine.redis.tls); the server's certificate is verified against TLSCA
+	// (engine.redis.tlsCA, a PEM file; "" = the system's roots) for TLSServerName
+	// (engine.redis.tlsServerName; "" = the host of Addr).
+	TLS           bool
+	TLSCA         string
+	TLSServerName string
 }
 
 // Limits that could refuse legitimate traffic; 0 = off.
@@ -268,10 +274,13 @@ func (d *decoder) schema() fields {
 		"engine": fields{
 			"type": d.engineType(&c.Engine.Type),
 			"redis": fields{
-				"addr":     d.hostPort(&c.Engine.Redis.Addr),
-				"password": d.secret(&c.Engine.Redis.Password),
-				"db":       d.integer(&c.Engine.Redis.DB, 0, maxInt),
-				"prefix":   d.str(&c.Engine.Redis.Prefix),
+				"addr":          d.hostPort(&c.Engine.Redis.Addr),
+				"password":      d.secret(&c.Engine.Redis.Password),
+				"db":            d.integer(&c.Engine.Redis.DB, 0, maxInt),
+				"prefix":        d.str(&c.Engine.Redis.Prefix),
+				"tls":           d.boolean(&c.Engine.Redis.TLS),
+				"tlsCA":         d.str(&c.Engine.Redis.TLSCA),
+				"tlsServerName": d.str(&c.Engine.Redis.TLSServerName),
 			},
 		},
 		"limits": fields{
@@ -725,6 +734,11 @@ func (d *decoder) crossCheck() error {
 	c := d.cfg
 	if c.Client.UseSSL && (c.Client.SSLKey == "" || c.Client.SSLCert == "") {
 		return d.failAt(d.lines["client.useSSL"], "client.useSSL", "true needs client.sslKey and client.sslCert")
+	}
+	for _, kv := range [][2]string{{"engine.redis.tlsCA", c.Engine.Redis.TLSCA}, {"engine.redis.tlsServerName", c.Engine.Redis.TLSServerName}} {
+		if kv[1] != "" && !c.Engine.Redis.TLS {
+			return d.failAt(d.lines[kv[0]], kv[0], "needs engine.redis.tls: true")
+		}
 	}
 	if sum := (c.Client.PingInterval + c.Client.PingTimeout) / time.Millisecond; sum > math.MaxInt32 {
 		key := "client.pingTimeout"

@@ -139,6 +139,7 @@ var allKeys = []string{
 	"delivery.queueSize", "delivery.writeTimeout",
 	"storage.path",
 	"engine.type", "engine.redis.addr", "engine.redis.password", "engine.redis.db", "engine.redis.prefix",
+	"engine.redis.tls", "engine.redis.tlsCA", "engine.redis.tlsServerName",
 	"limits.maxConnections", "limits.maxSessionsPerUser", "limits.handshakesPerSecondPerIP",
 	"limits.authFailuresPerMinutePerIP",
 }
@@ -164,7 +165,7 @@ func TestDefaults(t *testing.T) {
 		c.Client.MaxPayload != 1e6 || !c.Client.AllowEIO3 || c.Client.AuthTimeout != 30*time.Second ||
 		!reflect.DeepEqual(c.Client.CORSOrigins, []string{"*"}) || c.Admin.Token != "" || c.Admin.MaxBodyBytes != 1<<20 ||
 		c.Delivery != (Delivery{100, 1 << 20, 2 * time.Minute, 2 * time.Minute, 1024, 10 * time.Second}) ||
-		c.Storage.Path != "" || c.Engine != (Engine{"memory", Redis{"127.0.0.1:6379", "", 0, "pushinator:"}}) ||
+		c.Storage.Path != "" || c.Engine != (Engine{"memory", Redis{Addr: "127.0.0.1:6379", Prefix: "pushinator:"}}) ||
 		c.Limits != (Limits{}) || c.Log != (Log{Syslog: Syslog{Tag: "pushinator", Facility: "daemon"}}) {
 		t.Errorf("Default() = %+v", c)
 	}
@@ -345,6 +346,13 @@ func TestKeys(t *testing.T) {
 		{in: `engine: {redis: {addr: 'localhost'}}`, wantErr: `config: f.conf:2: engine.redis.addr: expected "host:port", got "localhost"`},
 		{in: `engine: {redis: {password: true}}`, wantErr: `config: f.conf:2: engine.redis.password: expected a string, got a boolean`},
 		{in: `engine: {redis: {db: -1}}`, wantErr: `config: f.conf:2: engine.redis.db: expected an integer >= 0, got -1`},
+		{in: `engine: {type: 'redis', redis: {addr: 'r.example:6380', tls: true, tlsCA: '/etc/ssl/redis-ca.pem', tlsServerName: 'redis.internal'}}`, want: func(c *Config) {
+			c.Engine = Engine{Type: "redis", Redis: Redis{Addr: "r.example:6380", Prefix: c.Engine.Redis.Prefix, TLS: true, TLSCA: "/etc/ssl/redis-ca.pem", TLSServerName: "redis.internal"}}
+		}},
+		{in: `engine: {redis: {tls: 'yes'}}`, wantErr: `config: f.conf:2: engine.redis.tls: expected true or false, got "yes"`},
+		{in: `engine: {redis: {tlsCA: 7}}`, wantErr: `config: f.conf:2: engine.redis.tlsCA: expected a string, got 7`},
+		{in: `engine: {redis: {tlsCA: '/ca.pem'}}`, wantErr: `config: f.conf:2: engine.redis.tlsCA: needs engine.redis.tls: true`},
+		{in: `engine: {redis: {tls: false, tlsServerName: 'r'}}`, wantErr: `config: f.conf:2: engine.redis.tlsServerName: needs engine.redis.tls: true`},
 
 		// limits
 		{in: `limits: {maxConnections: 10000, maxSessionsPerUser: 10, handshakesPerSecondPerIP: 20, authFailuresPerMinutePerIP: 30}`, want: func(c *Config) {

@@ -391,3 +391,66 @@ func TestClusterPollingWithoutStickySessions(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterRedisTLS: two nodes reach Redis over TLS only (a redis-server of this test with
+// its plain port closed and a certificate made here), verifying its certificate against
+// engine.redis.tlsCA: a send on one node reaches a client on the other. A node that does not
+// trust that certificate (no tlsCA: the system's roots) refuses to start and says why.
+func TestClusterRedisTLS(t *testing.T) {
+	redistest.Addr(t) // skipped, or made mandatory, like every cluster test; it runs its own server
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redis-server is not installed: the cluster tests need it (apt-get install redis-server)")
+	}
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "redis.pem"), filepath.Join(dir, "redis.key")
+	writeCert(t, cert, key)
+	port := freePort(t)
+	rs := &redisServer{t: t, port: port}
+	rs.cmd = exec.Command(path, "--port", "0", "--tls-port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no",
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	var redisOut syncBuffer
+	rs.cmd.Stdout, rs.cmd.Stderr = &redisOut, &redisOut
+	if err := rs.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.kill)
+	waitFor(t, 10*time.Second, "redis-server to answer on its TLS port", func() bool {
+		c, err := net.Dial("tcp", rs.addr())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	engine := fmt.Sprintf("engine: { type: 'redis', redis: { addr: '%s', prefix: 'tls:', tls: true, tlsCA: '%s' } },", rs.addr(), cert)
+	a := startServer(t, "", engine)
+	b := startServer(t, "", engine)
+	if !strings.Contains(a.out.String(), "tls=true") {
+		t.Fatalf("node A's start line does not say it uses TLS to Redis:\n%s", a.out)
+	}
+	a.mustAdmin("/user/register", `{"userId":7,"hash":"h"}`)
+	c := startClient(t, "client on B", clientSpec{URL: b.clientURL, Auth: []any{7, "h"}, Ack: true})
+	c.waitEvent("auth-ack", 10*time.Second)
+	if out := a.mustAdmin("/user/send", `{"userId":7,"message":"over tls"}`); out["delivered"] != float64(1) {
+		t.Fatalf("send on A over Redis TLS: %v", out)
+	}
+	waitFor(t, 5*time.Second, "the message through Redis over TLS", func() bool { return len(c.messages()) == 1 })
+	if got := jsonString(c.messages()); got != `["over tls"]` {
+		t.Fatalf("client got %s", got)
+	}
+	a.mustAdmin("/user/unregister", `{"userId":7}`)
+
+	// Not trusting Redis's certificate: the start fails with the reason.
+	conf := filepath.Join(dir, "untrusting.conf")
+	cfg := fmt.Sprintf(serverConfig, filepath.Join(dir, "u.pid"), freePort(t), freePort(t), "",
+		fmt.Sprintf("engine: { type: 'redis', redis: { addr: '%s', tls: true } },", rs.addr()))
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "-c", conf).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "engine.redis") || !strings.Contains(string(out), "certificate") {
+		t.Fatalf("a node that does not trust Redis's certificate: %v\n%s", err, out)
+	}
+}

@@ -30,6 +30,7 @@ package redisengine
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -61,9 +62,10 @@ const (
 type Options struct {
 	Addr, Password string
 	DB             int
-	Prefix         string // of every key and channel, e.g. "pushinator:"
-	NodeID         string // unique among live nodes; random when empty
-	ClientAddr     string // host:port where other nodes reach this node's client port (forwarding)
+	TLS            *tls.Config // nil: plain TCP
+	Prefix         string      // of every key and channel, e.g. "pushinator:"
+	NodeID         string      // unique among live nodes; random when empty
+	ClientAddr     string      // host:port where other nodes reach this node's client port (forwarding)
 
 	BufferSize         int
 	BufferBytes        int64
@@ -119,7 +121,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		subReady: make(chan struct{}),
 	}
 	n.rdb = redis.NewClient(&redis.Options{
-		Addr: opts.Addr, Password: opts.Password, DB: opts.DB,
+		Addr: opts.Addr, Password: opts.Password, DB: opts.DB, TLSConfig: opts.TLS,
 		DialTimeout: callTimeout, ReadTimeout: callTimeout, WriteTimeout: callTimeout,
 		PoolTimeout: callTimeout, MaxRetries: 1,
 		MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond,
