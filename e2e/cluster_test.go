@@ -231,12 +231,18 @@ type redisServer struct {
 
 func startRedisServer(t *testing.T, port int) *redisServer {
 	t.Helper()
+	return startRedisServerWith(t, port, "--port", fmt.Sprint(port))
+}
+
+// startRedisServerWith starts one listening where listen says (its port options), on port.
+func startRedisServerWith(t *testing.T, port int, listen ...string) *redisServer {
+	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatal("redis-server is not installed: the cluster tests need it (apt-get install redis-server)")
 	}
 	r := &redisServer{t: t, port: port}
-	r.cmd = exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
+	r.cmd = exec.Command(path, append(listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")...)
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -398,31 +404,12 @@ func TestClusterPollingWithoutStickySessions(t *testing.T) {
 // trust that certificate (no tlsCA: the system's roots) refuses to start and says why.
 func TestClusterRedisTLS(t *testing.T) {
 	redistest.Addr(t) // skipped, or made mandatory, like every cluster test; it runs its own server
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server is not installed: the cluster tests need it (apt-get install redis-server)")
-	}
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "redis.pem"), filepath.Join(dir, "redis.key")
 	writeCert(t, cert, key)
 	port := freePort(t)
-	rs := &redisServer{t: t, port: port}
-	rs.cmd = exec.Command(path, "--port", "0", "--tls-port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no",
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
-	var redisOut syncBuffer
-	rs.cmd.Stdout, rs.cmd.Stderr = &redisOut, &redisOut
-	if err := rs.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.kill)
-	waitFor(t, 10*time.Second, "redis-server to answer on its TLS port", func() bool {
-		c, err := net.Dial("tcp", rs.addr())
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	rs := startRedisServerWith(t, port, "--port", "0", "--tls-port", fmt.Sprint(port),
+		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no")
 
 	engine := fmt.Sprintf("engine: { type: 'redis', redis: { addr: '%s', prefix: 'tls:', tls: true, tlsCA: '%s' } },", rs.addr(), cert)
 	a := startServer(t, "", engine)
