@@ -34,7 +34,7 @@ func newClusterNode(cfg *config.Config, log *slog.Logger) (*redisengine.Node, er
 	defer cancel()
 	node, err := redisengine.New(ctx, redisengine.Options{
 		Addr: r.Addr, Password: r.Password, DB: r.DB, Prefix: r.Prefix, TLS: tlsConf,
-		ClientAddr: advertiseAddr(cfg.Client), Logger: log,
+		ClientAddr: advertiseAddr(cfg.Client, r.Advertise), Logger: log,
 		BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL,
 		RecoveryWindow: d.RecoveryWindow, MaxSessionsPerUser: cfg.Limits.MaxSessionsPerUser,
 	})
@@ -44,7 +44,7 @@ func newClusterNode(cfg *config.Config, log *slog.Logger) (*redisengine.Node, er
 	if cfg.Storage.Path != "" {
 		log.Warn("storage.path is for the memory engine: with engine.type redis, Redis holds the state; the file is not used", "path", cfg.Storage.Path)
 	}
-	log.Info("cluster node on redis", "node", node.ID(), "redis", r.Addr, "tls", r.TLS, "prefix", r.Prefix, "advertise", advertiseAddr(cfg.Client))
+	log.Info("cluster node on redis", "node", node.ID(), "redis", r.Addr, "tls", r.TLS, "prefix", r.Prefix, "advertise", advertiseAddr(cfg.Client, r.Advertise))
 	return node, nil
 }
 
@@ -90,9 +90,12 @@ func forwarding(engine http.Handler, node *redisengine.Node, c config.Client, lo
 	})
 }
 
-// advertiseAddr is where the other nodes reach this node's client port: its host, or the
-// machine's name when it listens on every interface.
-func advertiseAddr(c config.Client) string {
+// advertiseAddr is where the other nodes reach this node's client port: engine.redis.advertise
+// when set, else its host, or the machine's name when it listens on every interface.
+func advertiseAddr(c config.Client, advertise string) string {
+	if advertise != "" {
+		return advertise
+	}
 	host := c.Host
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		if name, err := os.Hostname(); err == nil {

@@ -127,6 +127,10 @@ type Redis struct {
 	TLS           bool
 	TLSCA         string
 	TLSServerName string
+	// Advertise (engine.redis.advertise) is the host:port where the other nodes reach this
+	// node's client port, to forward polling requests; "" = client.host:client.port, or the
+	// machine's name when the client port listens on every interface.
+	Advertise string
 }
 
 // Limits that could refuse legitimate traffic; 0 = off.
@@ -281,6 +285,7 @@ func (d *decoder) schema() fields {
 				"tls":           d.boolean(&c.Engine.Redis.TLS),
 				"tlsCA":         d.str(&c.Engine.Redis.TLSCA),
 				"tlsServerName": d.str(&c.Engine.Redis.TLSServerName),
+				"advertise":     d.optionalHostPort(&c.Engine.Redis.Advertise),
 			},
 		},
 		"limits": fields{
@@ -526,6 +531,17 @@ func (d *decoder) hostPort(dst *string) setter {
 	return func(key string, v *value) error {
 		if v.kind != kindString || !validHostPort(v.str) {
 			return d.fail(key, v, `expected "host:port"`)
+		}
+		*dst = v.str
+		return nil
+	}
+}
+
+// optionalHostPort is a host:port, or "" for the default.
+func (d *decoder) optionalHostPort(dst *string) setter {
+	return func(key string, v *value) error {
+		if v.kind != kindString || v.str != "" && !validHostPort(v.str) {
+			return d.fail(key, v, `expected "host:port" or ""`)
 		}
 		*dst = v.str
 		return nil

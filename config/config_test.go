@@ -139,7 +139,7 @@ var allKeys = []string{
 	"delivery.queueSize", "delivery.writeTimeout",
 	"storage.path",
 	"engine.type", "engine.redis.addr", "engine.redis.password", "engine.redis.db", "engine.redis.prefix",
-	"engine.redis.tls", "engine.redis.tlsCA", "engine.redis.tlsServerName",
+	"engine.redis.tls", "engine.redis.tlsCA", "engine.redis.tlsServerName", "engine.redis.advertise",
 	"limits.maxConnections", "limits.maxSessionsPerUser", "limits.handshakesPerSecondPerIP",
 	"limits.authFailuresPerMinutePerIP",
 }
@@ -349,6 +349,8 @@ func TestKeys(t *testing.T) {
 		{in: `engine: {type: 'redis', redis: {addr: 'r.example:6380', tls: true, tlsCA: '/etc/ssl/redis-ca.pem', tlsServerName: 'redis.internal'}}`, want: func(c *Config) {
 			c.Engine = Engine{Type: "redis", Redis: Redis{Addr: "r.example:6380", Prefix: c.Engine.Redis.Prefix, TLS: true, TLSCA: "/etc/ssl/redis-ca.pem", TLSServerName: "redis.internal"}}
 		}},
+		{in: `engine: {redis: {advertise: '10.0.0.7:9601'}}`, want: func(c *Config) { c.Engine.Redis.Advertise = "10.0.0.7:9601" }},
+		{in: `engine: {redis: {advertise: 'node7'}}`, wantErr: `config: f.conf:2: engine.redis.advertise: expected "host:port" or "", got "node7"`},
 		{in: `engine: {redis: {tls: 'yes'}}`, wantErr: `config: f.conf:2: engine.redis.tls: expected true or false, got "yes"`},
 		{in: `engine: {redis: {tlsCA: 7}}`, wantErr: `config: f.conf:2: engine.redis.tlsCA: expected a string, got 7`},
 		{in: `engine: {redis: {tlsCA: '/ca.pem'}}`, wantErr: `config: f.conf:2: engine.redis.tlsCA: needs engine.redis.tls: true`},

@@ -441,3 +441,39 @@ func TestClusterRedisTLS(t *testing.T) {
 		t.Fatalf("a node that does not trust Redis's certificate: %v\n%s", err, out)
 	}
 }
+
+// TestClusterAdvertisedAddress: a node whose client port the others must reach at another
+// address (NAT, a container's published port: here a TCP relay) names it in
+// engine.redis.advertise; polling requests for its sessions that reach the other node are
+// forwarded there, and the client never notices which node it hit.
+func TestClusterAdvertisedAddress(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-e2e")
+	relay := startProxy(t, "127.0.0.1:1", 0) // pointed at A once A has its port
+	a := startServer(t, "", fmt.Sprintf("engine: { type: 'redis', redis: { addr: '%s', prefix: '%s', advertise: '%s' } },", addr, prefix, relay.addr()))
+	u, _ := url.Parse(a.clientURL)
+	relay.switchTo(u.Host)
+	b := startServer(t, "", redisEngine(addr, prefix))
+	if !strings.Contains(a.out.String(), "advertise="+relay.addr()) {
+		t.Fatalf("node A's start line does not name the advertised address %s:\n%s", relay.addr(), a.out)
+	}
+	lb, _ := roundRobin(t, b, a) // the handshake goes to A, then every other request to B
+	a.mustAdmin("/user/register", `{"userId":9,"hash":"h"}`)
+	c := startClient(t, "polling client", clientSpec{URL: lb.URL, Auth: []any{9, "h"}, Ack: true,
+		Opts: map[string]any{"transports": []string{"polling"}}})
+	c.waitEvent("auth-ack", 10*time.Second)
+	for i := range 4 {
+		b.mustAdmin("/user/send", fmt.Sprintf(`{"userId":9,"message":"m%d"}`, i))
+		waitFor(t, 5*time.Second, fmt.Sprintf("message m%d", i), func() bool { return len(c.messages()) == i+1 })
+	}
+	if got := jsonString(c.messages()); got != `["m0","m1","m2","m3"]` {
+		t.Fatalf("client got %s", got)
+	}
+	if relay.acceptedCount() == 0 {
+		t.Fatal("no request reached node A through its advertised address")
+	}
+	if n := c.count("disconnect"); n != 0 {
+		t.Fatalf("the polling client lost its session %d times", n)
+	}
+	a.mustAdmin("/user/unregister", `{"userId":9}`)
+}

@@ -17,10 +17,11 @@ type tcpProxy struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	mu     sync.Mutex
-	target string
-	conns  map[net.Conn]net.Conn // client side -> server side
-	cuts   int
+	mu       sync.Mutex
+	target   string
+	conns    map[net.Conn]net.Conn // client side -> server side
+	cuts     int
+	accepted int // connections forwarded so far
 }
 
 // startProxy listens on loopback and forwards to target; with cutEvery > 0 it cuts one random
@@ -69,6 +70,7 @@ func (p *tcpProxy) accept() {
 		}
 		p.mu.Lock()
 		p.conns[c] = s
+		p.accepted++
 		p.mu.Unlock()
 		p.wg.Add(2)
 		go p.pipe(c, s, c)
@@ -110,6 +112,12 @@ func (p *tcpProxy) cutLoop(every time.Duration) {
 			p.mu.Unlock()
 		}
 	}
+}
+
+func (p *tcpProxy) acceptedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
 }
 
 func (p *tcpProxy) cutCount() int {
