@@ -26,6 +26,7 @@ func newClusterNode(cfg *config.Config, log *slog.Logger) (*redisengine.Node, er
 	// go-redis reports every failed dial through a process-wide logger; the node logs the
 	// link's changes of state itself, once each, so the library's lines go to debug.
 	redis.SetLogger(redisLogger{log})
+	advertise := advertiseAddr(cfg.Client, r.Advertise)
 	tlsConf, err := redisTLS(r)
 	if err != nil {
 		return nil, err
@@ -34,7 +35,7 @@ func newClusterNode(cfg *config.Config, log *slog.Logger) (*redisengine.Node, er
 	defer cancel()
 	node, err := redisengine.New(ctx, redisengine.Options{
 		Addr: r.Addr, Password: r.Password, DB: r.DB, Prefix: r.Prefix, TLS: tlsConf,
-		ClientAddr: advertiseAddr(cfg.Client, r.Advertise), Logger: log,
+		ClientAddr: advertise, Logger: log,
 		BufferSize: d.BufferSize, BufferBytes: d.BufferBytes, BufferTTL: d.BufferTTL,
 		RecoveryWindow: d.RecoveryWindow, MaxSessionsPerUser: cfg.Limits.MaxSessionsPerUser,
 	})
@@ -44,7 +45,7 @@ func newClusterNode(cfg *config.Config, log *slog.Logger) (*redisengine.Node, er
 	if cfg.Storage.Path != "" {
 		log.Warn("storage.path is for the memory engine: with engine.type redis, Redis holds the state; the file is not used", "path", cfg.Storage.Path)
 	}
-	log.Info("cluster node on redis", "node", node.ID(), "redis", r.Addr, "tls", r.TLS, "prefix", r.Prefix, "advertise", advertiseAddr(cfg.Client, r.Advertise))
+	log.Info("cluster node on redis", "node", node.ID(), "redis", r.Addr, "tls", r.TLS, "prefix", r.Prefix, "advertise", advertise)
 	return node, nil
 }
 

@@ -106,43 +106,28 @@ func (n *Node) dispatch(payload []byte) {
 	}
 	n.seen(w.Seq)
 	m := &push.Message{Seq: w.Seq, Event: w.Event, Data: w.Data}
+	// The sessions to reach, in one slice so that a broadcast spreads over the cores whatever
+	// its users' session counts; one user's list as it is (lists are copy-on-write, never
+	// changed in place).
 	n.mu.RLock()
-	var lists [][]*binding
-	if w.All {
-		lists = make([][]*binding, 0, len(n.users))
+	var bindings []*binding
+	switch {
+	case w.All:
 		for _, l := range n.users {
-			lists = append(lists, l)
+			bindings = append(bindings, l...)
 		}
-	} else {
-		lists = make([][]*binding, 0, len(w.Users))
+	case len(w.Users) == 1:
+		bindings = n.users[w.Users[0]]
+	default:
 		for _, id := range w.Users {
-			lists = append(lists, n.users[id])
+			bindings = append(bindings, n.users[id]...)
 		}
 	}
 	n.mu.RUnlock()
-	// One list as it is (a 1:1 send; a user with thousands of sessions); several flattened,
-	// so that a broadcast spreads over the cores whatever its users' session counts. This
-	// goroutine is the only one delivering, and Sum returns when every session has the
+	// This goroutine is the only one delivering, and Sum returns when every session has the
 	// message: the next message stays behind it.
-	delivered := fanout.Sum(flatten(lists), m, deliverTo)
+	delivered := fanout.Sum(bindings, m, deliverTo)
 	n.counters.delivered.Add(uint64(delivered))
-}
-
-// flatten returns the bindings of lists in one slice; a single list as it is (lists are
-// copy-on-write, never changed in place).
-func flatten(lists [][]*binding) []*binding {
-	if len(lists) == 1 {
-		return lists[0]
-	}
-	n := 0
-	for _, l := range lists {
-		n += len(l)
-	}
-	all := make([]*binding, 0, n)
-	for _, l := range lists {
-		all = append(all, l...)
-	}
-	return all
 }
 
 // deliverTo hands m to one binding and counts it if the session took it.
