@@ -300,11 +300,15 @@ func TestSweepExpiresKeptMessages(t *testing.T) {
 func TestResumeWhileSending(t *testing.T) {
 	addr := redistest.Addr(t)
 	prefix := redistest.Prefix(t, addr, "pushinator-test")
-	a, _ := startNode(t, addr, prefix, nil)
-	b, _ := startNode(t, addr, prefix, nil)
+	const total = 300
+	// The log holds every message: this test is about hops racing sends, not about a
+	// session that fell further behind than the log reaches (under -race the nodes'
+	// pub/sub readers can lag the unthrottled sender by more than the default 100).
+	keepAll := func(o *Options) { o.BufferSize = total }
+	a, _ := startNode(t, addr, prefix, keepAll)
+	b, _ := startNode(t, addr, prefix, keepAll)
 	nodes := []*Node{a, b}
 	a.Register("u", "h")
-	const total = 300
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
