@@ -274,6 +274,9 @@ func TestLargeFanoutInOrderOnEverySession(t *testing.T) {
 		all   = make(chan struct{})
 	)
 	onPush := func(c *client, rc receipt) {
+		if rc.Seq < 0 {
+			return // a proof that the session is attached
+		}
 		mu.Lock()
 		got[c] = append(got[c], rc.Seq)
 		mu.Unlock()
@@ -290,6 +293,13 @@ func TestLargeFanoutInOrderOnEverySession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeAll()
+	// A client emits auth without waiting for its answer: proven attached, as the modes do.
+	if err := proveShared(ctx, a, clients, func() error {
+		_, err := a.send(ctx, o.base, message(-1, time.Now(), 40))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for k := range sends {
 		reply, err := a.send(ctx, o.base, message(int64(k), time.Now(), 40))
 		if err != nil || reply.Delivered != sessions {
