@@ -8,11 +8,13 @@
 package limit
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -95,6 +97,17 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return c.Conn.Close()
+}
+
+// SyscallConn is the descriptor of the connection underneath: without it a capped WebSocket
+// could not be parked in the server's epoll set, nor written to without a goroutine, and
+// each idle one would cost twice the memory.
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 // maxTrackedIPs bounds the handshake limiter's table; when full, the oldest window is
