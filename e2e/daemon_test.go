@@ -621,8 +621,9 @@ func (r *syslogReceiver) restart() {
 	r.listen()
 }
 
-// syslogLine is one message as log/syslog sends it: "<PRI>TIMESTAMP [HOST ]TAG[PID]: MSG".
-var syslogLine = regexp.MustCompile(`^<(\d+)>\S+( \S+)*? (\S+)\[(\d+)\]: (.*?)\n?$`)
+// syslogLine is one message as log/syslog sends it: "<PRI>TIMESTAMP [HOST ]TAG[PID]: MSG";
+// an RFC 3164 timestamp pads a day below 10 with a space ("Dec  7").
+var syslogLine = regexp.MustCompile(`^<(\d+)>\S+( +\S+)*? (\S+)\[(\d+)\]: (.*?)\n?$`)
 
 type syslogMsg struct {
 	facility, severity int
