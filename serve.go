@@ -19,6 +19,7 @@ import (
 	"github.com/pushinator/pushinator/engineio"
 	"github.com/pushinator/pushinator/gateway"
 	"github.com/pushinator/pushinator/internal/netpoll"
+	"github.com/pushinator/pushinator/internal/rawio"
 	"github.com/pushinator/pushinator/legacy"
 	"github.com/pushinator/pushinator/limit"
 	"github.com/pushinator/pushinator/logging"
@@ -290,7 +291,8 @@ func (s *server) listen() error {
 		s.adminLn.Close()
 		return fmt.Errorf("client port: %w", err)
 	}
-	s.clientLn = limit.NewListener(s.clientLn, s.cfg.Limits.MaxConnections)
+	s.adminLn = rawio.Listener(s.adminLn)
+	s.clientLn = limit.NewListener(rawio.Listener(s.clientLn), s.cfg.Limits.MaxConnections)
 	return nil
 }
 

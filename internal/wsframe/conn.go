@@ -29,6 +29,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/pushinator/pushinator/internal/netpoll"
+	"github.com/pushinator/pushinator/internal/rawio"
 )
 
 // Close frames a server sends (unmasked): 1000 normal closure, 1009
@@ -134,10 +135,7 @@ func (c *Conn) TryWrite(b []byte) int {
 // writeFD writes tryBuf to fd until it is written or the socket is full.
 func (c *Conn) writeFD(fd uintptr) bool {
 	for c.tryN < len(c.tryBuf) {
-		k, err := syscall.Write(int(fd), c.tryBuf[c.tryN:])
-		if err == syscall.EINTR {
-			continue
-		}
+		k, err := rawio.Write(fd, c.tryBuf[c.tryN:])
 		if err != nil || k <= 0 {
 			break
 		}
