@@ -22,13 +22,13 @@ var reservedEvents = map[string]bool{
 	"newListener": true, "removeListener": true, "error": true, "reconnect": true,
 }
 
-func (h *Handler) register(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+func (h *Handler) register(_ *http.Request, body body) (map[string]any, error) {
 	const missing = "Missing userId or hash in data"
-	id, err := userIDField(body["userId"], missing)
+	id, err := userIDField(body.get("userId"), missing)
 	if err != nil {
 		return nil, err
 	}
-	hash, ok := push.ParseHash(body["hash"])
+	hash, ok := push.ParseHash(body.get("hash"))
 	if !ok {
 		return nil, errorf(http.StatusBadRequest, missing)
 	}
@@ -41,12 +41,13 @@ func (h *Handler) register(_ *http.Request, body map[string]json.RawMessage) (ma
 	return nil, nil
 }
 
-func (h *Handler) send(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
+func (h *Handler) send(_ *http.Request, body body) (map[string]any, error) {
 	var sends []sendRequest
-	raw, many := body["messages"]
+	raw := body.get("messages")
+	many := raw != nil
 	if many {
 		for _, other := range []string{"userId", "userIds", "message", "event"} {
-			if _, both := body[other]; both {
+			if body.has(other) {
 				return nil, errorf(http.StatusBadRequest, "Give messages or "+other+", not both")
 			}
 		}
@@ -73,7 +74,9 @@ func (h *Handler) send(_ *http.Request, body map[string]json.RawMessage) (map[st
 		total.Buffered += res.Buffered
 		total.Unknown = append(total.Unknown, res.Unknown...)
 	}
-	out := map[string]any{"delivered": total.Delivered, "buffered": total.Buffered}
+	// Room for what route and reply add, so that the map never grows.
+	out := make(map[string]any, 6)
+	out["delivered"], out["buffered"] = total.Delivered, total.Buffered
 	if len(total.Unknown) > 0 {
 		out["unknownUsers"] = firstOfEach(total.Unknown)
 	}
@@ -158,10 +161,10 @@ func (f *sendFields) set(key string, val []byte) {
 }
 
 // fieldsOf picks a decoded body's send fields.
-func fieldsOf(body map[string]json.RawMessage) sendFields {
+func fieldsOf(body body) sendFields {
 	var f sendFields
-	for k, v := range body {
-		f.set(k, v)
+	for _, m := range body {
+		f.set(m.key, m.val)
 	}
 	return f
 }
@@ -206,12 +209,12 @@ func parseSend(f sendFields) (sendRequest, error) {
 	return s, nil
 }
 
-func (h *Handler) broadcast(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
-	msg, err := messageField(body["message"], "Missing message in data")
+func (h *Handler) broadcast(_ *http.Request, body body) (map[string]any, error) {
+	msg, err := messageField(body.get("message"), "Missing message in data")
 	if err != nil {
 		return nil, err
 	}
-	event, err := eventField(body["event"])
+	event, err := eventField(body.get("event"))
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +225,7 @@ func (h *Handler) broadcast(_ *http.Request, body map[string]json.RawMessage) (m
 	return map[string]any{"delivered": n}, nil
 }
 
-func (h *Handler) list(*http.Request, map[string]json.RawMessage) (map[string]any, error) {
+func (h *Handler) list(*http.Request, body) (map[string]any, error) {
 	users, err := h.svc.Users()
 	if err != nil {
 		return nil, err
@@ -230,8 +233,8 @@ func (h *Handler) list(*http.Request, map[string]json.RawMessage) (map[string]an
 	return map[string]any{"users": users, "scope": h.scope()}, nil
 }
 
-func (h *Handler) unregister(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
-	id, err := userIDField(body["userId"], "Missing userId in data")
+func (h *Handler) unregister(_ *http.Request, body body) (map[string]any, error) {
+	id, err := userIDField(body.get("userId"), "Missing userId in data")
 	if err != nil {
 		return nil, err
 	}
@@ -245,8 +248,8 @@ func (h *Handler) unregister(_ *http.Request, body map[string]json.RawMessage) (
 	return nil, nil
 }
 
-func (h *Handler) disconnect(_ *http.Request, body map[string]json.RawMessage) (map[string]any, error) {
-	id, err := userIDField(body["userId"], "Missing userId in data")
+func (h *Handler) disconnect(_ *http.Request, body body) (map[string]any, error) {
+	id, err := userIDField(body.get("userId"), "Missing userId in data")
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +263,7 @@ func (h *Handler) disconnect(_ *http.Request, body map[string]json.RawMessage) (
 	return map[string]any{"disconnected": n}, nil
 }
 
-func (h *Handler) health(*http.Request, map[string]json.RawMessage) (map[string]any, error) {
+func (h *Handler) health(*http.Request, body) (map[string]any, error) {
 	return nil, nil
 }
 
@@ -271,7 +274,7 @@ func (h *Handler) scope() string {
 	return "node"
 }
 
-func (h *Handler) stats(*http.Request, map[string]json.RawMessage) (map[string]any, error) {
+func (h *Handler) stats(*http.Request, body) (map[string]any, error) {
 	st := h.svc.Stats()
 	out := map[string]any{
 		"uptimeSeconds": int64(time.Since(h.started).Seconds()),
