@@ -346,7 +346,7 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	if resume && from < u.pruned {
 		return nil, ErrCannotRecover
 	}
-	h.pruneLocked(u)
+	h.pruneLocked(u, h.opts.Now())
 	// startAt is what an offset-less resume of this session starts after: everything it is
 	// about to be sent here, and everything sent to the user from now on.
 	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: h.seq.Load()}
@@ -517,7 +517,7 @@ func (h *Hub) deliver(u *user, m *Message, keep bool) (int, bool) {
 	if h.opts.BufferSize > 0 {
 		u.log = append(u.log, logEntry{m: m, delivered: n > 0})
 		u.logBytes += int64(len(m.Data))
-		h.pruneLocked(u)
+		h.pruneLocked(u, m.at) // the message was stamped just now
 	}
 	if n == 0 {
 		h.counters.buffered.Add(1)
@@ -526,9 +526,9 @@ func (h *Hub) deliver(u *user, m *Message, keep bool) (int, bool) {
 	return n, false
 }
 
-// pruneLocked drops what is over the count or byte bound (oldest first) and what is too old.
-func (h *Hub) pruneLocked(u *user) {
-	now := h.opts.Now()
+// pruneLocked drops what is over the count or byte bound (oldest first) and what is too old
+// at now.
+func (h *Hub) pruneLocked(u *user, now time.Time) {
 	drop := 0
 	for drop < len(u.log) {
 		e := u.log[drop]
@@ -573,12 +573,12 @@ func (h *Hub) Sweep() {
 		users = append(users, u)
 	}
 	h.mu.RUnlock()
+	now := h.opts.Now()
 	for _, u := range users {
 		u.sendMu.Lock()
-		h.pruneLocked(u)
+		h.pruneLocked(u, now)
 		u.sendMu.Unlock()
 	}
-	now := h.opts.Now()
 	h.resumeMu.Lock()
 	for pid, r := range h.resume {
 		if now.After(r.expires) {

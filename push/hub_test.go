@@ -1,11 +1,14 @@
 package push
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -392,4 +395,43 @@ func TestLargeFanoutKeepsOrderOnEverySession(t *testing.T) {
 			t.Fatalf("session %d after the broadcast: %v", i, got)
 		}
 	}
+}
+
+// FuzzParseUserID: the fast paths for plain strings and integers give what decoding the
+// value with encoding/json and writing it as JavaScript's String() does.
+func FuzzParseUserID(f *testing.F) {
+	for _, s := range []string{`5`, `"5"`, `5.0`, `-0`, `0`, `-5`, `05`, `1.5`, `"abc"`, `1e21`, `123456789012345`,
+		`1234567890123456`, `9007199254740993`, `""`, `"\u0041"`, `"a\"b"`, "\"\xff\"", "\"\x01\"", `"é"`, ` 7 `, `-`, `"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := ParseUserID(json.RawMessage(in))
+		want, wantErr := referenceParseUserID(json.RawMessage(in))
+		if got != want || (err == nil) != (wantErr == nil) {
+			t.Fatalf("ParseUserID(%q) = %q, %v; the reference gives %q, %v", in, got, err, want, wantErr)
+		}
+	})
+}
+
+// referenceParseUserID is ParseUserID without its fast paths.
+func referenceParseUserID(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", ErrInvalidUserID
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", ErrInvalidUserID
+		}
+		return CheckUserID(s)
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return "", ErrInvalidUserID
+		}
+		return jsNumberString(f), nil
+	}
+	return "", ErrInvalidUserID
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ErrInvalidUserID reports a userId that is neither a JSON number nor a non-empty JSON string.
@@ -26,12 +27,18 @@ func ParseUserID(raw json.RawMessage) (string, error) {
 	}
 	switch raw[0] {
 	case '"':
+		if s, ok := plainString(raw); ok {
+			return CheckUserID(s)
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", ErrInvalidUserID
 		}
 		return CheckUserID(s)
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		if plainInteger(raw) {
+			return string(raw), nil // String() of an integer below 2^53 is its digits
+		}
 		f, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return "", ErrInvalidUserID
@@ -39,6 +46,43 @@ func ParseUserID(raw json.RawMessage) (string, error) {
 		return jsNumberString(f), nil
 	}
 	return "", ErrInvalidUserID
+}
+
+// plainString returns the text of a JSON string that has no escapes, control characters or
+// invalid UTF-8: what json.Unmarshal would return, without its reflection (the common
+// case, decoded once per message).
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}
+
+// plainInteger reports whether raw is an integer JavaScript writes back digit for digit:
+// an optional minus, no leading zero, at most 15 digits (exact in a float64), and not -0.
+func plainInteger(raw []byte) bool {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 || (digits[0] == '0' && (len(digits) > 1 || len(raw) > 1)) {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckUserID validates a userId that is already a string (e.g. from a query or a decoded value).
