@@ -46,13 +46,7 @@ func Members(v []byte, fn func(key string, val []byte)) (isObject bool) {
 		if kend < i+2 { // an unterminated key: not JSON
 			return true
 		}
-		key := v[i+1 : kend-1]
-		var name string
-		if plainASCII(key) {
-			name = string(key)
-		} else {
-			_ = json.Unmarshal(v[i:kend], &name) // escapes, or UTF-8 to check
-		}
+		name := keyName(v[i:kend])
 		i = skipSpace(v, kend)
 		if i < len(v) && v[i] == ':' {
 			i = skipSpace(v, i+1)
@@ -65,6 +59,17 @@ func Members(v []byte, fn func(key string, val []byte)) (isObject bool) {
 		}
 	}
 	return true
+}
+
+// keyName decodes an object key, quotes included. Only a key with escapes or bytes beyond
+// ASCII goes through encoding/json (whose result lives on the heap).
+func keyName(quoted []byte) string {
+	if key := quoted[1 : len(quoted)-1]; plainASCII(key) {
+		return string(key)
+	}
+	var name string
+	_ = json.Unmarshal(quoted, &name) // escapes, or UTF-8 to check
+	return name
 }
 
 // IsCompact reports whether v has no whitespace outside its strings: encoding/json's
