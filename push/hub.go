@@ -87,12 +87,14 @@ type Message struct {
 	Event string          // socket.io event name, "message" unless the sender chose another
 	Data  json.RawMessage // the value as the sender gave it; valid JSON, checked where it came in
 	at    time.Time
-	forms [MessageForms]encodedForm
+	forms atomic.Pointer[encodedForms] // nil until a session asks; see dropEncoded
 }
 
 // MessageForms is how many distinct encodings of one message a hub's users may need (e.g. with
 // and without a recovery offset).
 const MessageForms = 3
+
+type encodedForms [MessageForms]encodedForm
 
 type encodedForm struct {
 	once sync.Once
@@ -100,12 +102,23 @@ type encodedForm struct {
 }
 
 // Encoded returns the message's encoded form number form, computing it with encode the first
-// time any session asks. encode must not keep m.
+// time any session asks (again after dropEncoded). encode must not keep m.
 func (m *Message) Encoded(form int, encode func(*Message) any) any {
-	f := &m.forms[form]
+	fs := m.forms.Load()
+	for fs == nil {
+		m.forms.CompareAndSwap(nil, new(encodedForms)) // or another session's went first
+		fs = m.forms.Load()                            // nil only if dropped meanwhile
+	}
+	f := &fs[form]
 	f.once.Do(func() { f.v = encode(m) })
 	return f.v
 }
+
+// dropEncoded lets the encoded forms go. A message logged for recovery outlives its send by
+// minutes; a one-user message's encoding was needed only by that user's sessions at the send,
+// and it was as large as the message's own data (40 % of a full log's memory). A later replay
+// encodes again. A caller still holding a form keeps it.
+func (m *Message) dropEncoded() { m.forms.Store(nil) }
 
 // Binding is one session attached to one user. The caller keeps it and hands it back to
 // Release when the session ends.
@@ -454,6 +467,11 @@ func (h *Hub) Send(userIDs []string, event string, data json.RawMessage) (SendRe
 		if kept {
 			res.Buffered++
 		}
+	}
+	if len(userIDs) == 1 {
+		// Many users' sessions share one encoding (and a mass reconnect would replay it to
+		// each of them): only a one-user message drops it once delivered.
+		m.dropEncoded()
 	}
 	h.counters.sent.Add(1)
 	return res, nil

@@ -435,3 +435,106 @@ func referenceParseUserID(raw json.RawMessage) (string, error) {
 	}
 	return "", ErrInvalidUserID
 }
+
+// encodingSession encodes each message it gets, as the gateway does, and counts the encodings.
+type encodingSession struct {
+	mu      sync.Mutex
+	encoded *int // shared by the sessions of one test
+	got     []string
+}
+
+func (s *encodingSession) Deliver(m *Message) error {
+	v := m.Encoded(0, func(m *Message) any {
+		s.mu.Lock()
+		*s.encoded++
+		s.mu.Unlock()
+		return "packet:" + string(m.Data)
+	})
+	s.mu.Lock()
+	s.got = append(s.got, v.(string))
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *encodingSession) Disconnect(string) {}
+
+// A one-user message is encoded once for all of the user's sessions, and its encoding is not
+// kept in the recovery log; a resumed session gets it encoded again, correctly.
+func TestOneUserMessageDropsItsEncoding(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "h")
+	encoded := 0
+	a, b := &encodingSession{encoded: &encoded}, &encodingSession{encoded: &encoded}
+	ba, err := h.Authenticate("5", "h", a, "pid-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Authenticate("5", "h", b, "pid-b"); err != nil {
+		t.Fatal(err)
+	}
+	h.Send([]string{"5"}, "message", msg("one"))
+	if encoded != 1 || len(a.got) != 1 || len(b.got) != 1 {
+		t.Fatalf("two sessions of one user: %d encodings, got %q and %q; want 1 encoding, one packet each", encoded, a.got, b.got)
+	}
+	logged := h.user("5").log[0].m
+	if logged.forms.Load() != nil {
+		t.Fatal("the logged one-user message still holds its encoding")
+	}
+
+	h.Release(ba, true)
+	h.Send([]string{"5"}, "message", msg("two")) // missed by a
+	resumed := &encodingSession{encoded: &encoded}
+	if _, err := h.Resume("pid-a", FormatOffset(logged), resumed); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`packet:"two"`}; !reflect.DeepEqual(resumed.got, want) {
+		t.Fatalf("resumed session got %q, want %q", resumed.got, want)
+	}
+}
+
+// A message to several users is encoded once for all of them and keeps its encoding: a mass
+// reconnect replays it to each.
+func TestManyUserMessageKeepsItsEncoding(t *testing.T) {
+	h, _ := newTestHub()
+	encoded := 0
+	for _, id := range []string{"5", "6", "7"} {
+		h.Register(id, "h")
+		if _, err := h.Authenticate(id, "h", &encodingSession{encoded: &encoded}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Send([]string{"5", "6", "7"}, "message", msg("all"))
+	h.Broadcast("message", msg("everyone"))
+	if encoded != 2 {
+		t.Fatalf("%d encodings for 2 messages to 3 users", encoded)
+	}
+	for _, id := range []string{"5", "6", "7"} {
+		for _, e := range h.user(id).log {
+			if e.m.forms.Load() == nil {
+				t.Fatalf("user %s: the logged message %s lost its shared encoding", id, e.m.Data)
+			}
+		}
+	}
+}
+
+// Encoded and dropEncoded race freely: every caller gets the message's encoding.
+func TestEncodedWhileDropped(t *testing.T) {
+	m := &Message{Data: json.RawMessage(`"x"`)}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 2000 {
+				if v := m.Encoded(1, func(m *Message) any { return string(m.Data) }); v != `"x"` {
+					t.Errorf("Encoded = %v", v)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 2000 {
+			m.dropEncoded()
+		}
+	})
+	wg.Wait()
+}
