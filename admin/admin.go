@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -75,7 +76,7 @@ func New(svc Service, opts Options) *Handler {
 	post := []string{http.MethodPost}
 	get := []string{http.MethodGet, http.MethodHead}
 	h.route("/user/register", post, h.register)
-	h.route("/user/send", post, h.send)
+	h.handle("/user/send", post, h.serveSend)
 	h.route("/user/list", append(post, get...), h.list)
 	h.route("/user/unregister", post, h.unregister)
 	h.route("/user/disconnect", post, h.disconnect)
@@ -163,12 +164,16 @@ func (h *Handler) authorized(r *http.Request) bool {
 // readBody reads a JSON object body of any Content-Type. An empty body is an empty object,
 // so that the reply names the missing fields.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body, error) {
-	var buf bytes.Buffer
 	if n := r.ContentLength; n > 0 && n <= h.opts.MaxBodyBytes {
-		// One buffer of the body's length: ReadFrom keeps MinRead bytes free, and
-		// grows (doubling) only when they are not.
-		buf.Grow(int(n) + bytes.MinRead)
+		// The common case: exactly the declared length (net/http ends the body there), read
+		// into one buffer of that size.
+		data := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, data); err != nil {
+			return nil, errorf(http.StatusBadRequest, "Could not read the request body")
+		}
+		return decodeBody(data)
 	}
+	var buf bytes.Buffer
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
 	data := buf.Bytes()
 	if err != nil {
@@ -233,13 +238,18 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, path string, err 
 }
 
 func (h *Handler) reply(w http.ResponseWriter, r *http.Request, path string, status int, body map[string]any) {
-	h.requests.add(path, status)
 	body["status"] = status
 	data, err := encodeReply(body)
 	if err != nil { // only plain values go in, so this is a programming error
 		h.opts.Logger.Error("admin reply not encodable", "path", path, "err", err)
 		status, data = http.StatusInternalServerError, []byte(`{"error":"Internal Server Error","status":500}`)
 	}
+	h.write(w, r, path, status, data)
+}
+
+// write sends a reply's JSON text (data has room for the newline it appends) and counts it.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, path string, status int, data []byte) {
+	h.requests.add(path, status)
 	header := w.Header()
 	header["Content-Type"] = []string{"application/json"}
 	header["Cache-Control"] = []string{"no-store"}

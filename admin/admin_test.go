@@ -1,10 +1,13 @@
 package admin
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +204,42 @@ func TestSendManyMessages(t *testing.T) {
 	}
 	if n := sent(); n != 3 {
 		t.Fatalf("sent %v messages, want 3", n)
+	}
+}
+
+// A body is read whatever its framing: a declared length, chunked, or too short for the length
+// it declares (a clear 400, not a hang).
+func TestBodyFraming(t *testing.T) {
+	srv, _ := newTestServer(t, Options{})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	body := `{"userId":5,"hash":"xxx1234"}`
+	for _, tc := range []struct {
+		name, request string
+		status        int
+	}{
+		{"content-length", "POST /user/register HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body, 200},
+		{"chunked", "POST /user/register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			strconv.FormatInt(10, 16) + "\r\n" + body[:10] + "\r\n" + strconv.FormatInt(int64(len(body)-10), 16) + "\r\n" + body[10:] + "\r\n0\r\n\r\n", 200},
+		{"shorter than declared", "POST /user/register HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + body, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, tc.request)
+			c.(*net.TCPConn).CloseWrite() // the short body ends here
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				got, _ := io.ReadAll(resp.Body)
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, got, tc.status)
+			}
+		})
 	}
 }

@@ -41,49 +41,87 @@ func (h *Handler) register(_ *http.Request, body body) (map[string]any, error) {
 	return nil, nil
 }
 
-func (h *Handler) send(_ *http.Request, body body) (map[string]any, error) {
+// serveSend is /user/send: the one endpoint on every message's path, so its reply is written
+// without a map (route's replies each cost one).
+func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
+	const path = "/user/send"
+	body, err := h.readBody(w, r)
+	var res sendReply
+	if err == nil {
+		res, err = h.send(body)
+	}
+	if err != nil {
+		h.fail(w, r, path, err)
+		return
+	}
+	h.write(w, r, path, http.StatusOK, res.appendJSON(make([]byte, 0, 96)))
+}
+
+// sendReply is /user/send's reply.
+type sendReply struct {
+	push.SendResult     // Unknown: the unknown users, each once
+	messages        int // 0: a single message (the reply has no "messages")
+}
+
+// appendJSON appends the reply as json.Marshal writes the map it stands for: keys sorted.
+func (r sendReply) appendJSON(b []byte) []byte {
+	b = append(b, `{"buffered":`...)
+	b = strconv.AppendInt(b, int64(r.Buffered), 10)
+	b = append(b, `,"delivered":`...)
+	b = strconv.AppendInt(b, int64(r.Delivered), 10)
+	if r.messages > 0 {
+		b = append(b, `,"messages":`...)
+		b = strconv.AppendInt(b, int64(r.messages), 10)
+	}
+	b = append(b, `,"result":"OK","status":200`...)
+	if len(r.Unknown) > 0 {
+		b = append(b, `,"unknownUsers":`...)
+		list, _ := json.Marshal(r.Unknown) // strings: cannot fail
+		b = append(b, list...)
+	}
+	return append(b, '}')
+}
+
+func (h *Handler) send(body body) (sendReply, error) {
 	var sends []sendRequest
 	raw := body.get("messages")
 	many := raw != nil
 	if many {
 		for _, other := range []string{"userId", "userIds", "message", "event"} {
 			if body.has(other) {
-				return nil, errorf(http.StatusBadRequest, "Give messages or "+other+", not both")
+				return sendReply{}, errorf(http.StatusBadRequest, "Give messages or "+other+", not both")
 			}
 		}
 		var err error
 		if sends, err = parseMessages(raw); err != nil {
-			return nil, err
+			return sendReply{}, err
 		}
 	} else {
 		s, err := parseSend(fieldsOf(body))
 		if err != nil {
-			return nil, err
+			return sendReply{}, err
 		}
 		sends = []sendRequest{s}
 	}
 	// Every message was checked before the first is sent: a bad one refuses the request
 	// and sends nothing. Then in order, so one user's messages arrive as listed.
-	var total push.SendResult
+	var total sendReply
 	for _, s := range sends {
 		res, err := h.svc.Send(s.ids, s.event, s.msg)
 		if err != nil {
-			return nil, err
+			return sendReply{}, err
 		}
 		total.Delivered += res.Delivered
 		total.Buffered += res.Buffered
 		total.Unknown = append(total.Unknown, res.Unknown...)
 	}
-	// Room for what route and reply add, so that the map never grows.
-	out := make(map[string]any, 6)
-	out["delivered"], out["buffered"] = total.Delivered, total.Buffered
 	if len(total.Unknown) > 0 {
-		out["unknownUsers"] = firstOfEach(total.Unknown)
+		total.Unknown = firstOfEach(total.Unknown)
 	}
 	if many {
-		out["messages"] = len(sends)
+		total.messages = len(sends)
 	}
-	return out, nil
+	return total, nil
 }
 
 // firstOfEach drops repeats, in order, reusing ids' array.

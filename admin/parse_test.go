@@ -132,3 +132,30 @@ func FuzzEncodeReply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSendReply: /user/send's reply is byte for byte json.Marshal's for the map it stands for.
+func FuzzSendReply(f *testing.F) {
+	f.Add(1, 0, 0, "", "")
+	f.Add(0, 2, 3, "99", "x")
+	f.Add(5, 5, 0, `<"\u2028>`, "\xff")
+	f.Fuzz(func(t *testing.T, delivered, buffered, messages int, unknown1, unknown2 string) {
+		if messages < 0 {
+			messages = -messages
+		}
+		for _, unknown := range [][]string{nil, {unknown1}, {unknown1, unknown2}} {
+			r := sendReply{messages: messages}
+			r.Delivered, r.Buffered, r.Unknown = delivered, buffered, unknown
+			want := map[string]any{"delivered": delivered, "buffered": buffered, "result": "OK", "status": 200}
+			if messages > 0 {
+				want["messages"] = messages
+			}
+			if len(unknown) > 0 {
+				want["unknownUsers"] = unknown
+			}
+			wantText, _ := json.Marshal(want)
+			if got := r.appendJSON(nil); string(got) != string(wantText) {
+				t.Fatalf("%+v: %s, json.Marshal gives %s", r, got, wantText)
+			}
+		}
+	})
+}
