@@ -3,7 +3,6 @@
 package rawio
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -173,9 +172,11 @@ func (c *Conn) writeAll(fd uintptr) bool {
 // tells a client that went away from a broken request by the "read" Op, and
 // timeouts by net.Error.
 func (c *Conn) opError(op string, err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) { // RawConn's own, Op "raw-read" or "raw-write"
-		err = oe.Err
+	if oe, ok := err.(*net.OpError); ok { // RawConn's own, Op "raw-read" or "raw-write"
+		// Made for this call alone: net/http's aborted background read ends in one for
+		// every request, so it is renamed rather than wrapped again.
+		oe.Op = op
+		return oe
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
