@@ -1,7 +1,6 @@
 package limit
 
 import (
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pushinator/pushinator/internal/netpoll"
 )
 
 func TestListenerRefusesBeyondTheCap(t *testing.T) {
@@ -108,59 +105,5 @@ func TestFailures(t *testing.T) {
 	}
 	if IP("[::1]:80") != "::1" || IP("1.2.3.4:5") != "1.2.3.4" {
 		t.Fatal("IP")
-	}
-}
-
-// A connection under the cap is still one the server's epoll set can park: it offers the
-// descriptor underneath, and readiness reaches the Poller through it.
-func TestCappedConnectionCanBeParked(t *testing.T) {
-	poller, err := netpoll.New()
-	if errors.Is(err, netpoll.ErrUnsupported) {
-		t.Skip("no epoll on this system")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer poller.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	capped := NewListener(ln, 10)
-	defer capped.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := capped.Accept()
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := <-accepted
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	defer server.Close()
-
-	ready := make(chan struct{}, 1)
-	w, err := poller.Register(server, func() { ready <- struct{}{} })
-	if err != nil {
-		t.Fatalf("a capped connection cannot be registered: %v", err)
-	}
-	defer w.Remove()
-	if err := w.Arm(); err != nil {
-		t.Fatal(err)
-	}
-	client.Write([]byte("x"))
-	select {
-	case <-ready:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the client's bytes never woke the poller")
-	}
-	var b [1]byte
-	if n, err := server.Read(b[:]); n != 1 || b[0] != 'x' {
-		t.Fatalf("read after the wake-up: %d %v", n, err)
 	}
 }

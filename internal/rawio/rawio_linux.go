@@ -14,32 +14,21 @@ import (
 // Write writes b to the non-blocking descriptor fd once: it returns what the
 // socket took, or the error (syscall.EAGAIN when its buffer is full). fd must
 // stay open during the call: call it from syscall.RawConn.Write.
-func Write(fd uintptr, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		switch errno {
-		case 0:
-			return int(n), nil
-		case syscall.EINTR:
-			continue
-		default:
-			return 0, errno
-		}
-	}
-}
+func Write(fd uintptr, b []byte) (int, error) { return call(syscall.SYS_WRITE, fd, b) }
 
 // Read reads into b from the non-blocking descriptor fd once: 0 and no error
 // at the end of the stream, syscall.EAGAIN when nothing is there. fd must stay
 // open during the call: call it from syscall.RawConn.Read.
-func Read(fd uintptr, b []byte) (int, error) {
+func Read(fd uintptr, b []byte) (int, error) { return call(syscall.SYS_READ, fd, b) }
+
+// call makes the read or write system call trap on fd and b, again when a
+// signal interrupted it.
+func call(trap, fd uintptr, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
 	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		n, _, errno := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 		switch errno {
 		case 0:
 			return int(n), nil

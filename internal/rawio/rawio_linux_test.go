@@ -15,32 +15,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/tcptest"
 )
 
 // pair returns a Conn accepted through Listener and the client's end.
 func pair(t *testing.T) (*Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl := Listener(ln)
-	defer rl.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := rl.Accept()
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, ok := (<-accepted).(*Conn)
+	server, client := tcptest.Pair(t, Listener)
+	rc, ok := server.(*Conn)
 	if !ok {
-		t.Fatal("Listener did not hand out a *Conn for a TCP connection")
+		t.Fatalf("Listener handed out a %T for a TCP connection", server)
 	}
-	t.Cleanup(func() { server.Close(); client.Close() })
-	return server, client
+	return rc, client
 }
 
 // More than the socket buffers hold, so that writes wait for the reader and reads come in
@@ -302,26 +289,10 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 
 // benchPair is a loopback pair whose server end is plain (*net.TCPConn) or a Conn.
 func benchPair(b *testing.B, raw bool) (net.Conn, net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
 	if raw {
-		ln = Listener(ln)
+		return tcptest.Pair(b, Listener)
 	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	server := <-accepted
-	b.Cleanup(func() { server.Close(); client.Close() })
-	return server, client
+	return tcptest.Pair(b, nil)
 }
 
 // BenchmarkEcho: the server end reads a small request and writes a small reply, as an admin

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/pushinator/pushinator/internal/netpoll"
+
+	"github.com/pushinator/pushinator/internal/tcptest"
 )
 
 func TestAppendHeader(t *testing.T) {
@@ -49,25 +51,7 @@ func TestAppendHeader(t *testing.T) {
 // connection.
 func pair(t *testing.T) (*Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := <-accepted
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
+	server, client := tcptest.Pair(t, nil)
 	return NewConn(server), client
 }
 
