@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,8 +81,8 @@ func FuzzIntField(f *testing.F) {
 func TestReportTable(t *testing.T) {
 	in := strings.Join([]string{
 		`not json: a line of the table`,
-		`{"server":"pushinator","tag":"fanout","server_us_per_delivery":5,"last_receipt_p50_ms":60,"deliveries_per_s":100000}`,
-		`{"server":"node","tag":"fanout","server_us_per_delivery":35,"last_receipt_p50_ms":350,"deliveries_per_s":27000}`,
+		`{"server":"pushinator","tag":"fanout","server_us_per_delivery":5,"last_receipt_p50_ms":60,"deliveries_per_s":100000,"bench_us_per_delivery":8}`,
+		`{"server":"node","tag":"fanout","server_us_per_delivery":35,"last_receipt_p50_ms":350,"deliveries_per_s":27000,"bench_us_per_delivery":6.5}`,
 		`{"server":"pushinator","tag":"idle","kib_per_connection":7.5,"connections":19500}`,
 		`{"server":"node","tag":"idle","kib_per_connection":14,"connections":19500}`,
 		`{"server":"pushinator","tag":"batch","deliveries_per_s":50000}`,
@@ -113,6 +114,10 @@ func TestReportTable(t *testing.T) {
 	}
 	for label := range want {
 		t.Errorf("no row %q in\n%s", label, out.String())
+	}
+	// A row without a goal: both figures and their ratio.
+	if !regexp.MustCompile(`fan-out load generator CPU per delivery +8\.00 µs +6\.50 µs +1\.231`).MatchString(out.String()) {
+		t.Errorf("no load generator row with 8.00 µs, 6.50 µs and 1.231 in\n%s", out.String())
 	}
 	var fig bytes.Buffer
 	if err := printFigure(strings.NewReader(in), &fig, "node/one2one/deliveries_per_s"); err != nil || strings.TrimSpace(fig.String()) != "13500" {

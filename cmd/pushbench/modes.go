@@ -293,6 +293,9 @@ func runSends(ctx context.Context, o options, batch int, separate bool) (*result
 	if m.pid > 0 && got > 0 {
 		r.set("server_us_per_delivery", us(m.ServerCP)/float64(got), "µs")
 	}
+	if got > 0 {
+		r.set("bench_us_per_delivery", us(m.SelfCPU)/float64(got), "µs")
+	}
 	if got < delivered {
 		return r, fmt.Errorf("pushbench: %d of %d deliveries not received", delivered-got, delivered)
 	}

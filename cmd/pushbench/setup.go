@@ -263,4 +263,9 @@ func (m *meter) report(r *result, perWhat string, count int64) {
 		}
 	}
 	r.set("bench_cpu", m.SelfCPU.Seconds(), "s")
+	if count > 0 {
+		// The load generator shares the machine: what it spends per unit bounds the rates
+		// and latencies of every server it drives.
+		r.set("bench_us_per_"+perWhat, us(m.SelfCPU)/float64(count), "µs")
+	}
 }
