@@ -476,6 +476,11 @@ func runFanout(ctx context.Context, o options, broadcast bool) (*result, error) 
 	r.set("last_receipt_p50_ms", ms(percentile(lasts, 50)), "ms send → last session's receipt")
 	r.set("last_receipt_p99_ms", ms(percentile(lasts, 99)), "ms")
 	m.report(r, "delivery", received)
+	if m.pid > 0 && received > 0 {
+		// What the machine spent per delivery, whichever side paid: on loopback the TCP
+		// acknowledgement's work moves between server and load generator with the send pace.
+		r.set("machine_us_per_delivery", us(m.ServerCP+m.SelfCPU)/float64(received), "µs server + load generator")
+	}
 	if incomplete > 0 {
 		return r, fmt.Errorf("pushbench: %d sends did not reach all %d sessions within 30 s", incomplete, o.n)
 	}

@@ -45,6 +45,7 @@ var goals = []goal{
 	{label: "fan-out deliveries/s", tag: "fanout", key: "deliveries_per_s", nodeTag: "fanout", nodeKey: "deliveries_per_s", unit: "/s"},
 	{label: "fan-out server CPU per delivery", tag: "fanout", key: "server_us_per_delivery", nodeTag: "fanout", nodeKey: "server_us_per_delivery", unit: "µs", ratioMax: 1.0 / 6, goalLabel: "≤ 1/6"},
 	{label: "fan-out load generator CPU per delivery", tag: "fanout", key: "bench_us_per_delivery", nodeTag: "fanout", nodeKey: "bench_us_per_delivery", unit: "µs"},
+	{label: "fan-out server + load generator CPU", tag: "fanout", key: "machine_us_per_delivery", nodeTag: "fanout", nodeKey: "machine_us_per_delivery", unit: "µs"},
 	{label: "fan-out last receipt p50", tag: "fanout", key: "last_receipt_p50_ms", nodeTag: "fanout", nodeKey: "last_receipt_p50_ms", unit: "ms", ratioMax: 1.0 / 5, goalLabel: "≤ 1/5"},
 	{label: "batch (userIds) deliveries/s vs Node 1:1", tag: "batch", key: "deliveries_per_s", nodeTag: "one2one", nodeKey: "deliveries_per_s", unit: "/s", ratioMin: 5, goalLabel: "≥ 5×"},
 	{label: "many messages per request vs Node 1:1", tag: "messages", key: "deliveries_per_s", nodeTag: "one2one", nodeKey: "deliveries_per_s", unit: "/s", ratioMin: 5, goalLabel: "≥ 5×"},
