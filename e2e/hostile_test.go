@@ -227,6 +227,46 @@ func TestHostileClients(t *testing.T) {
 		wg.Wait()
 		healthy(t)
 	})
+	// The protocol lets a client leave "/" and connect again on the same connection (the
+	// official server allows it, and so do we): each round is a new socket, and nothing of
+	// the old ones stays behind. The last one still gets its pushes.
+	t.Run("leaving and joining again on one connection", func(t *testing.T) {
+		conn, rw := dialWS(t, "EIO=4&transport=websocket")
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(60 * time.Second))
+		// next returns the next socket.io packet, answering the server's pings.
+		next := func() string {
+			for {
+				m, err := wsutil.ReadServerText(rw)
+				if err != nil {
+					t.Fatalf("connection ended: %v", err)
+				}
+				if string(m) == "2" {
+					wsutil.WriteClientText(conn, []byte("3"))
+					continue
+				}
+				return string(m)
+			}
+		}
+		next() // Engine.IO open
+		for i := 0; i < 500; i++ {
+			wsutil.WriteClientText(conn, []byte(`40{"userId":1,"hash":"legit"}`))
+			if m := next(); !strings.HasPrefix(m, `40{"sid":`) {
+				t.Fatalf("round %d: CONNECT answered %q", i, m)
+			}
+			wsutil.WriteClientText(conn, []byte("41"))
+		}
+		wsutil.WriteClientText(conn, []byte(`40{"userId":1,"hash":"legit"}`))
+		if m := next(); !strings.HasPrefix(m, `40{"sid":`) {
+			t.Fatalf("last CONNECT answered %q", m)
+		}
+		s.mustAdmin("/user/send", `{"userId":1,"message":"to the last socket"}`)
+		if m := next(); !strings.HasPrefix(m, `42["message","to the last socket"`) {
+			t.Fatalf("push after joining again: %q", m)
+		}
+		wsutil.WriteClientText(conn, []byte("41"))
+		healthy(t)
+	})
 	t.Run("5 MB bodies", func(t *testing.T) {
 		big := bytes.Repeat([]byte("4"), 5<<20)
 		if status := rawPost(pollingSession(t, 4), "text/plain", big); status != 413 {

@@ -3,7 +3,9 @@
 // protocol v4 for Engine.IO v3 clients (socket.io-client 2.x).
 //
 // Only the main namespace "/" exists; a CONNECT to any other namespace is
-// answered with a CONNECT_ERROR "Invalid namespace".
+// answered with a CONNECT_ERROR "Invalid namespace". A client that leaves "/"
+// (DISCONNECT) keeps its Engine.IO session, as with the official server, and
+// may connect again on it: that makes a new Socket.
 //
 // Guarantees:
 //   - Handler callbacks for one socket run one at a time, in packet order.

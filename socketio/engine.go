@@ -3,23 +3,25 @@ package socketio
 import "github.com/pushinator/pushinator/engineio"
 
 // OpenSession makes the Server an engineio.Handler: every Engine.IO session
-// gets one Socket. In protocol v4 the socket is connected right here
+// gets one Socket at a time. In protocol v4 the socket is connected right here
 // (Handler.Connect and Connected run before OpenSession returns), so the
 // handshake request is available to them through Engine().HandshakeRequest().
 func (srv *Server) OpenSession(es *engineio.Session) engineio.SessionHandler {
-	return sessionHandler{srv.open(engineSession{es}, es)}
+	return &sessionHandler{srv.open(engineSession{es}, es)}
 }
 
 // Engine returns the Engine.IO session carrying the socket (transport,
 // remote address, handshake request during OpenSession).
 func (s *Socket) Engine() *engineio.Session { return s.engine }
 
-// sessionHandler receives the session's messages for the Socket, keeping
-// OnMessage and OnClose off the Socket's exported surface.
+// sessionHandler receives the session's messages for its current Socket
+// (a new one after the client disconnects and connects again), keeping
+// OnMessage and OnClose off the Socket's exported surface. The session
+// serializes OnMessage and OnClose, so s needs no lock.
 type sessionHandler struct{ s *Socket }
 
-func (h sessionHandler) OnMessage(data []byte, binary bool) { h.s.onMessage(data, binary) }
-func (h sessionHandler) OnClose(reason string)              { h.s.onClose(reason) }
+func (h *sessionHandler) OnMessage(data []byte, binary bool) { h.s = h.s.onMessage(data, binary) }
+func (h *sessionHandler) OnClose(reason string)              { h.s.onClose(reason) }
 
 // engineSession adapts *engineio.Session to transport.
 type engineSession struct{ *engineio.Session }

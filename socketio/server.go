@@ -13,9 +13,10 @@ const DefaultConnectTimeout = 45 * time.Second
 // Options configure a Server.
 type Options struct {
 	// ConnectTimeout closes an Engine.IO session that has no connected socket
-	// this long after it opened: a v5 client that never sends CONNECT, or any
-	// client whose CONNECT was refused. Zero means DefaultConnectTimeout; a
-	// negative value disables it.
+	// this long after it opened, or after its client's DISCONNECT: a v5
+	// client that never sends CONNECT, any client whose CONNECT was refused,
+	// one that left and did not come back. Zero means DefaultConnectTimeout;
+	// a negative value disables it.
 	ConnectTimeout time.Duration
 	// MaxAttachments limits the attachments one binary packet may announce.
 	// Zero means DefaultMaxAttachments.
@@ -54,8 +55,8 @@ type Handler interface {
 type Ack func(args ...any) error
 
 // Server is the socket.io layer over an Engine.IO server: it is the
-// engineio.Handler, and turns every Engine.IO session into one Socket of the
-// main namespace.
+// engineio.Handler, and gives every Engine.IO session one Socket of the main
+// namespace at a time.
 type Server struct {
 	h              Handler
 	connectTimeout time.Duration

@@ -77,6 +77,16 @@ type Socket struct {
 // open creates the socket of a new Engine.IO session. In protocol v4 the
 // main namespace is connected at once, as socket.io-client 2.x expects.
 func (srv *Server) open(t transport, engine *engineio.Session) *Socket {
+	s := srv.waiting(t, engine)
+	if s.protocol == 4 {
+		s.connect(nil)
+	}
+	return s
+}
+
+// waiting creates a socket that waits for the client's CONNECT, closing the
+// session if none succeeds within the connect timeout.
+func (srv *Server) waiting(t transport, engine *engineio.Session) *Socket {
 	s := &Socket{srv: srv, t: t, id: newID(), protocol: 5, engine: engine}
 	s.asm.max = srv.maxAttachments
 	if t.Protocol() == 3 {
@@ -84,9 +94,6 @@ func (srv *Server) open(t transport, engine *engineio.Session) *Socket {
 	}
 	if srv.connectTimeout > 0 {
 		s.timer = time.AfterFunc(srv.connectTimeout, s.connectTimedOut)
-	}
-	if s.protocol == 4 {
-		s.connect(nil)
 	}
 	return s
 }
@@ -247,45 +254,48 @@ func (s *Socket) connectTimedOut() {
 	}
 }
 
-// onMessage handles one Engine.IO message; called sequentially.
-func (s *Socket) onMessage(data []byte, binary bool) {
+// onMessage handles one Engine.IO message; called sequentially. It returns
+// the socket for the session's next message: s, or a new socket after the
+// client disconnected s.
+func (s *Socket) onMessage(data []byte, binary bool) *Socket {
 	s.mu.Lock()
 	gone := s.closing || s.state == stateClosed
 	s.mu.Unlock()
 	if gone {
-		return
+		return s
 	}
 	p, err := s.asm.feed(data, binary)
 	if err != nil {
 		s.fail(err)
-		return
+		return s
 	}
-	if p != nil {
-		s.handle(p)
+	if p == nil {
+		return s
 	}
+	return s.handle(p)
 }
 
-func (s *Socket) handle(p *packet) {
+func (s *Socket) handle(p *packet) *Socket {
 	if p.typ == typeConnect {
 		s.onConnect(p)
-		return
+		return s
 	}
 	if p.nsp != "/" {
 		// Like the official server: a packet for a namespace without a
 		// socket is dropped (the client was told "Invalid namespace").
 		s.srv.log.Debug("socketio: packet for unknown namespace dropped", "sid", s.t.ID(), "nsp", p.nsp, "type", p.typ)
-		return
+		return s
 	}
 	s.mu.Lock()
 	st := s.state
 	s.mu.Unlock()
 	if st != stateConnected {
 		s.fail(fmt.Errorf("%w: %s before CONNECT", errInvalidPacket, p.typ))
-		return
+		return s
 	}
 	switch p.typ {
 	case typeDisconnect:
-		s.onClientDisconnect()
+		return s.onClientDisconnect()
 	case typeEvent, typeBinaryEvent:
 		var ack Ack
 		if p.hasID {
@@ -301,7 +311,7 @@ func (s *Socket) handle(p *packet) {
 		s.mu.Unlock()
 		if reply == nil {
 			s.srv.log.Debug("socketio: ack for no pending event dropped", "sid", s.t.ID(), "id", p.id)
-			return
+			return s
 		}
 		s.attachments = p.binary
 		reply(p.args, nil)
@@ -309,6 +319,7 @@ func (s *Socket) handle(p *packet) {
 	default: // CONNECT_ERROR goes from server to client only
 		s.fail(fmt.Errorf("%w: %s from a client", errInvalidPacket, p.typ))
 	}
+	return s
 }
 
 func (s *Socket) onConnect(p *packet) {
@@ -329,7 +340,11 @@ func (s *Socket) onConnect(p *packet) {
 		// implicitly): nothing to do, and no second reply.
 		return
 	}
-	s.connect(p.data)
+	payload := p.data
+	if s.protocol == 4 {
+		payload = nil // v4 CONNECT has no payload (connecting again after a DISCONNECT)
+	}
+	s.connect(payload)
 }
 
 // connect asks the Handler and answers the client.
@@ -371,12 +386,20 @@ func (s *Socket) ackFunc(id uint64) Ack {
 	}
 }
 
-// onClientDisconnect handles the client's DISCONNECT of "/". The Engine.IO
-// session is closed too: with a single namespace it has no further use (the
-// official client closes it itself right after sending DISCONNECT).
-func (s *Socket) onClientDisconnect() {
+// onClientDisconnect handles the client's DISCONNECT of "/" and returns the
+// socket that takes the session's next messages. Like the official server,
+// the Engine.IO session stays open (the protocol lets the client connect
+// again on it; the official clients close it themselves), but the connect
+// timeout starts again, so a session without a socket does not linger.
+func (s *Socket) onClientDisconnect() *Socket {
 	s.finish("client namespace disconnect")
-	s.t.Close()
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing { // Disconnect raced with it: the session is closing anyway
+		return s
+	}
+	return s.srv.waiting(s.t, s.engine)
 }
 
 // fail closes the session after a protocol violation, as the official

@@ -383,16 +383,56 @@ func TestEventBeforeConnect(t *testing.T) {
 }
 
 func TestDisconnects(t *testing.T) {
-	t.Run("client", func(t *testing.T) {
-		h := &recorder{}
-		s, f := connected(t, 4, h)
-		feed(s, "1")
-		expect(t, "calls", h.take(), []string{"Disconnect client namespace disconnect"})
-		if !f.isClosed() {
-			t.Error("session left open")
+	// The client leaves "/" and the session stays open, as with the
+	// official server: the client may connect again on it, to a new socket.
+	t.Run("client, then again", func(t *testing.T) {
+		for _, proto := range []int{3, 4} {
+			h := &recorder{}
+			s, f := connected(t, proto, h)
+			next := s.onMessage([]byte("1"), false)
+			expect(t, "calls", h.take(), []string{"Disconnect client namespace disconnect"})
+			if f.isClosed() {
+				t.Fatalf("protocol %d: session closed by the client's DISCONNECT", proto)
+			}
+			if next == s {
+				t.Fatalf("protocol %d: the disconnected socket takes the next message", proto)
+			}
+			if err := s.Emit("late"); !errors.Is(err, ErrClosed) {
+				t.Errorf("Emit on the disconnected socket = %v, want ErrClosed", err)
+			}
+			if err := next.Emit("early"); !errors.Is(err, ErrNotConnected) {
+				t.Errorf("Emit before the new CONNECT = %v, want ErrNotConnected", err)
+			}
+			next = next.onMessage([]byte(`0{"again":1}`), false)
+			want := `0{"sid":"` + next.ID() + `"}`
+			if proto == 3 {
+				want = "0"
+			}
+			expect(t, "sent", f.takeSent(), []string{want})
+			if next.ID() == s.ID() {
+				t.Error("the new socket has the old socket's id")
+			}
+			feed(next, `2["x"]`)
+			next.onClose("transport close")
+			payload := `{"again":1}`
+			if proto == 3 {
+				payload = "" // protocol v4 has no CONNECT payload
+			}
+			expect(t, "calls", h.take(), []string{"Connect " + payload, "Connected", "Event x [] ack=false", "Disconnect transport close"})
 		}
-		s.onClose("forced close")
-		expect(t, "calls after OnClose", h.take(), nil)
+	})
+	t.Run("client, then nothing", func(t *testing.T) {
+		h := &recorder{}
+		s, f := newSocket(t, 4, h, Options{ConnectTimeout: 50 * time.Millisecond})
+		feed(s, "0")
+		next := s.onMessage([]byte("1"), false)
+		select {
+		case <-f.done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a session left without a socket was not closed after the connect timeout")
+		}
+		next.onClose("forced close")
+		expect(t, "calls", h.take(), []string{"Connect ", "Connected", "Disconnect client namespace disconnect"})
 	})
 	t.Run("transport", func(t *testing.T) {
 		for _, reason := range []string{"transport close", "ping timeout", "transport error"} {
