@@ -10,7 +10,8 @@
 //   - Shutdown never waits on a write under way: it sends its close frame
 //     only when the connection is free, and closes the connection anyway.
 //   - Reader never holds more than maxPayload bytes of one message, and
-//     the buffers the upgrade left behind are dropped; a Reader parked in a
+//     what it holds grows with the bytes that arrived, not with what a
+//     frame header claims; the buffers the upgrade left behind are dropped; a Reader parked in a
 //     netpoll.Poller holds no buffer at all, and no goroutine waits on it.
 //   - A Conn leaves its Poller before its descriptor is closed.
 //   - TryWrite never blocks and never takes the write deadline's timer;
@@ -32,11 +33,14 @@ import (
 	"github.com/pushinator/pushinator/internal/rawio"
 )
 
-// Close frames a server sends (unmasked): 1000 normal closure, 1009
-// message too big.
+// Close frames a server sends (unmasked): 1000 normal closure, 1002
+// protocol error, 1007 invalid data (text that is not UTF-8), 1009 message
+// too big.
 const (
-	CloseNormal = "\x88\x02\x03\xe8"
-	CloseTooBig = "\x88\x02\x03\xf1"
+	CloseNormal      = "\x88\x02\x03\xe8"
+	CloseProtocol    = "\x88\x02\x03\xea"
+	CloseInvalidData = "\x88\x02\x03\xef"
+	CloseTooBig      = "\x88\x02\x03\xf1"
 )
 
 // Opcodes of the frames a server writes.

@@ -2,10 +2,12 @@ package wsframe
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/pushinator/pushinator/internal/netpoll"
@@ -17,11 +19,21 @@ var (
 	ErrTooBig = errors.New("wsframe: message too big")
 	// ErrPeerClosed: the client sent a close frame; it was answered.
 	ErrPeerClosed = errors.New("wsframe: closed by the client")
-	// ErrProtocol: a continuation without a message, a new message
-	// before the last one's end, or an unknown opcode (RFC 6455 5.4:
-	// the connection must fail).
+	// ErrProtocol: a frame RFC 6455 says must fail the connection: not
+	// masked, reserved bits set (no extension is negotiated), an unknown
+	// opcode, a control frame fragmented or over 125 bytes, a continuation
+	// without a message or a new message before the last one's end, an
+	// invalid close frame. A 1002 close frame was sent.
 	ErrProtocol = errors.New("wsframe: protocol error")
+	// ErrInvalidUTF8: a text message or a close reason that is not UTF-8;
+	// a 1007 close frame was sent.
+	ErrInvalidUTF8 = errors.New("wsframe: text is not UTF-8")
 )
+
+// directRead is the payload size up to which a frame is read into a slice
+// of its full length at once; a longer one grows as its bytes arrive, so a
+// header claiming a large payload reserves nothing by itself.
+const directRead = 4096
 
 // Closed reports whether err from Reader.Next means the client went away
 // (it closed, or the connection ended) rather than misbehaved or timed
@@ -91,32 +103,34 @@ func (r *Reader) Next(idle time.Duration) (ws.OpCode, []byte, error) {
 		if err != nil {
 			return 0, nil, err
 		}
+		if err := checkHeader(h); err != nil {
+			return 0, nil, r.fail(err)
+		}
 		if h.Length > r.maxPayload || int64(len(r.frag))+h.Length > r.maxPayload {
 			c.WriteRaw([]byte(CloseTooBig), r.writeTimeout)
 			return 0, nil, ErrTooBig
 		}
-		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(r.br, payload); err != nil {
+		payload, err := r.readPayload(h.Length)
+		if err != nil {
 			return 0, nil, err
 		}
-		if h.Masked {
-			ws.Cipher(payload, h.Mask, 0)
-		}
+		ws.Cipher(payload, h.Mask, 0)
 		op := h.OpCode
 		switch op {
 		case ws.OpPing:
-			if len(payload) <= 125 {
-				c.WriteRaw(append(AppendHeader(nil, OpPong, len(payload)), payload...), r.writeTimeout)
-			}
+			c.WriteRaw(append(AppendHeader(nil, OpPong, len(payload)), payload...), r.writeTimeout)
 			continue
 		case ws.OpPong:
 			continue
 		case ws.OpClose:
+			if err := checkClose(payload); err != nil {
+				return 0, nil, r.fail(err)
+			}
 			c.WriteRaw([]byte(CloseNormal), r.writeTimeout)
 			return 0, nil, ErrPeerClosed
 		case ws.OpContinuation:
 			if !r.inFrag {
-				return 0, nil, ErrProtocol
+				return 0, nil, r.fail(ErrProtocol)
 			}
 			r.frag = append(r.frag, payload...)
 			if !h.Fin {
@@ -126,15 +140,87 @@ func (r *Reader) Next(idle time.Duration) (ws.OpCode, []byte, error) {
 			r.frag, r.inFrag = nil, false
 		case ws.OpText, ws.OpBinary:
 			if r.inFrag {
-				return 0, nil, ErrProtocol
+				return 0, nil, r.fail(ErrProtocol)
 			}
 			if !h.Fin {
 				r.frag, r.fragOp, r.inFrag = payload, op, true
 				continue
 			}
-		default:
-			return 0, nil, ErrProtocol
+		}
+		if op == ws.OpText && !utf8.Valid(payload) {
+			return 0, nil, r.fail(ErrInvalidUTF8)
 		}
 		return op, payload, nil
 	}
+}
+
+// checkHeader refuses what RFC 6455 says must fail the connection before
+// the payload is read.
+func checkHeader(h ws.Header) error {
+	switch {
+	case !h.Masked, h.Rsv != 0:
+		return ErrProtocol
+	case h.OpCode.IsControl():
+		if h.OpCode != ws.OpPing && h.OpCode != ws.OpPong && h.OpCode != ws.OpClose {
+			return ErrProtocol
+		}
+		if !h.Fin || h.Length > 125 {
+			return ErrProtocol
+		}
+	case h.OpCode != ws.OpContinuation && h.OpCode != ws.OpText && h.OpCode != ws.OpBinary:
+		return ErrProtocol
+	}
+	return nil
+}
+
+// checkClose validates a close frame's body (RFC 6455 5.5.1, 7.4): empty,
+// or a status code a peer may send followed by a UTF-8 reason.
+func checkClose(body []byte) error {
+	if len(body) == 0 {
+		return nil
+	}
+	if len(body) == 1 {
+		return ErrProtocol
+	}
+	code := int(body[0])<<8 | int(body[1])
+	valid := code >= 1000 && code <= 1003 || code >= 1007 && code <= 1011 || code >= 3000 && code <= 4999
+	if !valid {
+		return ErrProtocol
+	}
+	if !utf8.Valid(body[2:]) {
+		return ErrInvalidUTF8
+	}
+	return nil
+}
+
+// fail sends the close frame err calls for and returns err.
+func (r *Reader) fail(err error) error {
+	frame := CloseProtocol
+	if err == ErrInvalidUTF8 {
+		frame = CloseInvalidData
+	}
+	r.c.WriteRaw([]byte(frame), r.writeTimeout)
+	return err
+}
+
+// readPayload reads n bytes (n is at most maxPayload). Beyond directRead the
+// slice grows with what arrives, so that memory follows the bytes a client
+// really sent.
+func (r *Reader) readPayload(n int64) ([]byte, error) {
+	if n <= directRead {
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(r.br, payload); err != nil {
+			return nil, err
+		}
+		return payload, nil
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, directRead))
+	got, err := io.CopyN(buf, r.br, n)
+	if err == io.EOF && got < n {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -103,37 +104,101 @@ func TestReaderMessages(t *testing.T) {
 	expectFrame(t, client, ws.OpClose, "\x03\xe8")
 }
 
+// A text message may be cut inside a character; only the whole must be UTF-8.
+func TestReaderTextAcrossFragments(t *testing.T) {
+	sc, client := pair(t)
+	r := sc.NewReader(sc.conn, 256, 100, 5*time.Second)
+	send(t, client, ws.NewFrame(ws.OpText, false, []byte("4\xc3")), ws.NewFrame(ws.OpContinuation, true, []byte("\xa9")))
+	if op, data, err := r.Next(5 * time.Second); err != nil || op != ws.OpText || string(data) != "4é" {
+		t.Fatalf("Next = %v %q %v, want text %q", op, data, err, "4é")
+	}
+}
+
 func TestReaderErrors(t *testing.T) {
+	withRsv := ws.NewTextFrame([]byte("a"))
+	withRsv.Header.Rsv = ws.Rsv(true, false, false)
+	const protocolError, invalidData, tooBig = "\x03\xea", "\x03\xef", "\x03\xf1"
 	for _, tt := range []struct {
 		name   string
 		frames []ws.Frame
+		raw    string // sent as is (unmasked) instead of frames
 		want   error
-		reply  string // the close frame's body the client gets, if any
+		reply  string // the close frame's body the client gets
 	}{
-		{"too big", []ws.Frame{ws.NewTextFrame(make([]byte, 11))}, ErrTooBig, "\x03\xf1"},
-		{"fragments too big", []ws.Frame{
+		{name: "too big", frames: []ws.Frame{ws.NewTextFrame(make([]byte, 11))}, want: ErrTooBig, reply: tooBig},
+		{name: "fragments too big", frames: []ws.Frame{
 			ws.NewFrame(ws.OpText, false, make([]byte, 6)),
 			ws.NewFrame(ws.OpContinuation, true, make([]byte, 5)),
-		}, ErrTooBig, "\x03\xf1"},
-		{"stray continuation", []ws.Frame{ws.NewFrame(ws.OpContinuation, true, []byte("x"))}, ErrProtocol, ""},
-		{"message inside a message", []ws.Frame{
+		}, want: ErrTooBig, reply: tooBig},
+		{name: "stray continuation", frames: []ws.Frame{ws.NewFrame(ws.OpContinuation, true, []byte("x"))}, want: ErrProtocol, reply: protocolError},
+		{name: "message inside a message", frames: []ws.Frame{
 			ws.NewFrame(ws.OpText, false, []byte("a")),
 			ws.NewTextFrame([]byte("b")),
-		}, ErrProtocol, ""},
-		{"unknown opcode", []ws.Frame{ws.NewFrame(ws.OpCode(0x3), true, nil)}, ErrProtocol, ""},
+		}, want: ErrProtocol, reply: protocolError},
+		{name: "unknown opcode", frames: []ws.Frame{ws.NewFrame(ws.OpCode(0x3), true, nil)}, want: ErrProtocol, reply: protocolError},
+		{name: "unknown control opcode", frames: []ws.Frame{ws.NewFrame(ws.OpCode(0xb), true, nil)}, want: ErrProtocol, reply: protocolError},
+		// RFC 6455 5.1: a server must close the connection on an unmasked frame.
+		{name: "not masked", raw: "\x81\x014", want: ErrProtocol, reply: protocolError},
+		{name: "reserved bits", frames: []ws.Frame{withRsv}, want: ErrProtocol, reply: protocolError},
+		{name: "ping over 125 bytes", frames: []ws.Frame{ws.NewPingFrame(make([]byte, 126))}, want: ErrProtocol, reply: protocolError},
+		{name: "fragmented ping", frames: []ws.Frame{ws.NewFrame(ws.OpPing, false, []byte("p"))}, want: ErrProtocol, reply: protocolError},
+		{name: "close with one byte", frames: []ws.Frame{ws.NewFrame(ws.OpClose, true, []byte{3})}, want: ErrProtocol, reply: protocolError},
+		{name: "close with code 999", frames: []ws.Frame{ws.NewCloseFrame(ws.NewCloseFrameBody(999, ""))}, want: ErrProtocol, reply: protocolError},
+		{name: "close with code 1005", frames: []ws.Frame{ws.NewCloseFrame(ws.NewCloseFrameBody(1005, ""))}, want: ErrProtocol, reply: protocolError},
+		{name: "close reason not UTF-8", frames: []ws.Frame{ws.NewFrame(ws.OpClose, true, []byte("\x03\xe8\xff"))}, want: ErrInvalidUTF8, reply: invalidData},
+		{name: "text not UTF-8", frames: []ws.Frame{ws.NewTextFrame([]byte("4\xff"))}, want: ErrInvalidUTF8, reply: invalidData},
+		{name: "fragmented text not UTF-8", frames: []ws.Frame{
+			ws.NewFrame(ws.OpText, false, []byte("4\xc3")),
+			ws.NewFrame(ws.OpContinuation, true, []byte("(")),
+		}, want: ErrInvalidUTF8, reply: invalidData},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sc, client := pair(t)
 			r := sc.NewReader(sc.conn, 256, 10, 5*time.Second)
+			if tt.raw != "" {
+				client.Write([]byte(tt.raw))
+			}
 			send(t, client, tt.frames...)
 			_, _, err := r.Next(5 * time.Second)
 			if !errors.Is(err, tt.want) || Closed(err) {
 				t.Fatalf("Next: %v, want %v", err, tt.want)
 			}
-			if tt.reply != "" {
-				expectFrame(t, client, ws.OpClose, tt.reply)
-			}
+			expectFrame(t, client, ws.OpClose, tt.reply)
 		})
+	}
+	t.Run("valid close codes", func(t *testing.T) {
+		for _, code := range []ws.StatusCode{1000, 1001, 1003, 1007, 1011, 3000, 4999} {
+			sc, client := pair(t)
+			r := sc.NewReader(sc.conn, 256, 10, 5*time.Second)
+			send(t, client, ws.NewCloseFrame(ws.NewCloseFrameBody(code, "bye")))
+			if _, _, err := r.Next(5 * time.Second); !errors.Is(err, ErrPeerClosed) {
+				t.Fatalf("close %d: %v, want ErrPeerClosed", code, err)
+			}
+			expectFrame(t, client, ws.OpClose, "\x03\xe8")
+		}
+	})
+}
+
+// A frame header claims a payload of maxPayload and sends a little of it:
+// the Reader's memory follows what arrived, not the claim (14 bytes of
+// header must not reserve a megabyte).
+func TestReaderClaimReservesNothing(t *testing.T) {
+	const limit = 1 << 20
+	sc, client := pair(t)
+	r := sc.NewReader(sc.conn, 256, limit, 5*time.Second)
+	header := AppendHeader(nil, OpText, limit)
+	header[1] |= 0x80 // masked, with the mask 0
+	client.Write(append(append(header, 0, 0, 0, 0), make([]byte, 100)...))
+	client.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := r.Next(5 * time.Second)
+	runtime.ReadMemStats(&after)
+	if !Closed(err) {
+		t.Fatalf("Next: %v, want the connection's end", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Errorf("reading 100 bytes of a claimed %d allocated %d bytes", limit, n)
 	}
 }
 
