@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushinator/pushinator/internal/jsontext"
 	"github.com/pushinator/pushinator/push"
@@ -215,11 +216,34 @@ func decodeBody(data []byte) (body, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return body{}, nil
 	}
+	data = validUTF8(data)
 	b := make(body, 0, 4)
 	if !json.Valid(data) || !jsontext.Members(data, func(k string, v []byte) { b = append(b, member{k, v}) }) {
 		return nil, errorf(http.StatusBadRequest, "Not A JSON Body")
 	}
 	return b, nil
+}
+
+// validUTF8 returns data with each byte that is not part of a UTF-8 sequence replaced by
+// U+FFFD, as the original server's JSON.parse of the body read as UTF-8 did, and as
+// encoding/json decodes a string. Messages go to WebSocket clients in text frames, which
+// must be UTF-8: one stray byte would make every client it reaches drop the connection,
+// and come back to be sent it again. Valid data is returned as is.
+func validUTF8(data []byte) []byte {
+	if utf8.Valid(data) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+len(data)/2)
+	for len(data) > 0 {
+		r, n := utf8.DecodeRune(data)
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, data[:n]...)
+		}
+		data = data[n:]
+	}
+	return out
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, path string, err error) {

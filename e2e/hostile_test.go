@@ -156,6 +156,20 @@ func TestHostileClients(t *testing.T) {
 		conn.Close()
 		healthy(t)
 	})
+	// A byte outside UTF-8 in a message would make a WebSocket text frame every client drops
+	// (and comes back to be sent again, for as long as recovery lasts): it becomes U+FFFD, as
+	// the original server's JSON.parse made it, and the client stays.
+	t.Run("a message that is not UTF-8", func(t *testing.T) {
+		s.mustAdmin("/user/send", "{\"userId\":1,\"message\":\"bad \xc3\x28 \xff\"}")
+		waitFor(t, 10*time.Second, "the mended message", func() bool {
+			m := legit.messages()
+			return len(m) > 0 && m[len(m)-1] == "bad \ufffd( \ufffd"
+		})
+		if n := legit.count("disconnect"); n != 0 {
+			t.Errorf("the client was disconnected %d times", n)
+		}
+		healthy(t)
+	})
 	t.Run("thousands of bogus sids", func(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			sid := fmt.Sprintf("bogus%016x", rand.Uint64())
