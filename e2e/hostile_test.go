@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -280,6 +281,56 @@ func TestHostileClients(t *testing.T) {
 		}
 		wsutil.WriteClientText(conn, []byte("41"))
 		healthy(t)
+	})
+	// The pid of a session (its recovery token) with another user's credentials: the
+	// credentials win; the session stays with its user, untouched.
+	t.Run("another user's pid with one's own credentials", func(t *testing.T) {
+		s.mustAdmin("/user/register", `{"userId":"ra","hash":"ha"}`)
+		s.mustAdmin("/user/register", `{"userId":"rb","hash":"hb"}`)
+		type rawClient struct {
+			conn net.Conn
+			rw   io.ReadWriter
+		}
+		next := func(c rawClient) string {
+			for {
+				m, err := wsutil.ReadServerText(c.rw)
+				if err != nil {
+					t.Fatalf("connection ended: %v", err)
+				}
+				if string(m) != "2" {
+					return string(m)
+				}
+				wsutil.WriteClientText(c.conn, []byte("3"))
+			}
+		}
+		login := func(payload string) (rawClient, string) {
+			conn, rw := dialWS(t, "EIO=4&transport=websocket")
+			conn.SetDeadline(time.Now().Add(20 * time.Second))
+			c := rawClient{conn, rw}
+			next(c) // Engine.IO open
+			wsutil.WriteClientText(conn, []byte("40"+payload))
+			reply := next(c)
+			var r struct{ PID string }
+			if !strings.HasPrefix(reply, "40{") || json.Unmarshal([]byte(reply[2:]), &r) != nil || r.PID == "" {
+				t.Fatalf("CONNECT %s answered %q", payload, reply)
+			}
+			return c, r.PID
+		}
+		a, pidA := login(`{"userId":"ra","hash":"ha"}`)
+		defer a.conn.Close()
+		b, pidB := login(`{"userId":"rb","hash":"hb","pid":"` + pidA + `","offset":"0"}`)
+		defer b.conn.Close()
+		if pidB == pidA {
+			t.Fatal("user rb's credentials resumed user ra's session")
+		}
+		s.mustAdmin("/user/send", `{"userId":"rb","message":"for rb"}`)
+		if m := next(b); !strings.HasPrefix(m, `42["message","for rb"`) {
+			t.Fatalf("rb's connection got %q, want rb's message", m)
+		}
+		s.mustAdmin("/user/send", `{"userId":"ra","message":"for ra"}`)
+		if m := next(a); !strings.HasPrefix(m, `42["message","for ra"`) {
+			t.Fatalf("ra's connection got %q, want ra's message (not a disconnect)", m)
+		}
 	})
 	t.Run("5 MB bodies", func(t *testing.T) {
 		big := bytes.Repeat([]byte("4"), 5<<20)

@@ -170,7 +170,7 @@ func (g *Gateway) Connect(s *socketio.Socket, payload json.RawMessage) error {
 	}
 	recoverable := g.opts.Recovery && s.Protocol() >= 5
 	if recoverable && p.PID != "" {
-		if b, err := g.hub.Resume(p.PID, p.Offset, c); err == nil {
+		if b, ok := g.resume(p, c); ok {
 			c.binding, c.pid = b, p.PID
 			s.SetPID(p.PID)
 			s.SetData(c)
@@ -189,6 +189,22 @@ func (g *Gateway) Connect(s *socketio.Socket, payload json.RawMessage) error {
 	}
 	s.SetData(c)
 	return nil
+}
+
+// resume continues the session p.PID on c. socket.io-client sends its auth along with the
+// pid: a userId there decides whose session it may be (another user's is not resumed, and
+// the client logs in afresh with what it sent).
+func (g *Gateway) resume(p connectPayload, c *conn) (*push.Binding, bool) {
+	user := ""
+	if len(p.UserID) > 0 {
+		id, err := push.ParseUserID(p.UserID)
+		if err != nil {
+			return nil, false // the login that follows refuses it
+		}
+		user = id
+	}
+	b, err := g.hub.Resume(p.PID, p.Offset, user, c)
+	return b, err == nil
 }
 
 // Connected flushes what the hub delivered before the CONNECT reply, then arms the auth timer.

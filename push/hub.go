@@ -53,7 +53,9 @@ type Engine interface {
 	Stats() Stats
 
 	Authenticate(userID, hash string, sess Session, pid string) (*Binding, error)
-	Resume(pid string, offset string, sess Session) (*Binding, error)
+	// Resume fails with ErrCannotRecover, and leaves the session as it was, when userID is
+	// not empty and the session is another user's.
+	Resume(pid, offset, userID string, sess Session) (*Binding, error)
 	Release(b *Binding, resumable bool)
 	CheckHash(userID, hash string) bool
 }
@@ -306,20 +308,27 @@ func (h *Hub) Authenticate(userID, hash string, sess Session, pid string) (*Bind
 
 // Resume attaches sess as the continuation of the dropped session pid: it gets every kept
 // message after offset ("" means the client received nothing since it attached). It fails with
-// ErrCannotRecover when the session is unknown, expired, or messages it missed were dropped.
-func (h *Hub) Resume(pid string, offset string, sess Session) (*Binding, error) {
+// ErrCannotRecover when the session is unknown, expired, messages it missed were dropped, or
+// userID is not empty and names another user than the session's (a client that presents
+// credentials with the pid: they decide whose session it may be).
+func (h *Hub) Resume(pid, offset, userID string, sess Session) (*Binding, error) {
 	now := h.opts.Now()
 	h.resumeMu.Lock()
 	rec, ok := h.resume[pid]
-	delete(h.resume, pid)
 	// The client may come back before the server noticed its old connection died (a network
 	// cut is seen only at the next heartbeat): the new connection takes the session over.
-	var stale *Binding
-	if !ok {
-		if stale = h.live[pid]; stale != nil {
-			delete(h.live, pid)
-			rec, ok = resumeRecord{user: stale.user, offset: stale.startAt, expires: now}, true
-		}
+	stale := h.live[pid]
+	if !ok && stale == nil || userID != "" && (ok && rec.user.id != userID || !ok && stale.user.id != userID) {
+		h.resumeMu.Unlock()
+		h.counters.notRecovered.Add(1)
+		return nil, ErrCannotRecover
+	}
+	if ok {
+		delete(h.resume, pid)
+		stale = nil
+	} else {
+		delete(h.live, pid)
+		rec, ok = resumeRecord{user: stale.user, offset: stale.startAt, expires: now}, true
 	}
 	h.resumeMu.Unlock()
 	if stale != nil {

@@ -174,7 +174,7 @@ func TestResume(t *testing.T) {
 	// The client received "1" only: it names that offset and gets 2 and 3.
 	offset := fmt.Sprint(s.seqs[0])
 	s2 := &fakeSession{}
-	b2, err := h.Resume("pid-1", offset, s2)
+	b2, err := h.Resume("pid-1", offset, "", s2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestResume(t *testing.T) {
 	// A client that received nothing names no offset and gets everything since it attached.
 	h.Release(b2, true)
 	s3 := &fakeSession{}
-	if _, err := h.Resume("pid-1", "", s3); err != nil {
+	if _, err := h.Resume("pid-1", "", "", s3); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := s3.messages(), []string{`"2"`, `"3"`}; !reflect.DeepEqual(got, want) {
@@ -203,14 +203,14 @@ func TestResumeFailsWhenMessagesWereDropped(t *testing.T) {
 	for i := 0; i < 4; i++ { // more than BufferSize while away
 		h.Send([]string{"5"}, "message", msg(fmt.Sprint(i)))
 	}
-	if _, err := h.Resume("p", fmt.Sprint(s.seqs[0]), &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
+	if _, err := h.Resume("p", fmt.Sprint(s.seqs[0]), "", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
 		t.Fatalf("resume over a gap: %v, want ErrCannotRecover", err)
 	}
 	// And a resume after the window fails.
 	b2, _ := h.Authenticate("5", "h", &fakeSession{}, "q")
 	h.Release(b2, true)
 	c.t = c.t.Add(3 * time.Minute)
-	if _, err := h.Resume("q", "", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
+	if _, err := h.Resume("q", "", "", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
 		t.Fatalf("resume after the window: %v", err)
 	}
 }
@@ -261,6 +261,40 @@ func TestConcurrentSendAndAttach(t *testing.T) {
 	}
 }
 
+// A resume that names a user (the client sent credentials with its pid) continues only that
+// user's session, dropped or live; another user's stays as it was.
+func TestResumeOnlyByItsUser(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "h")
+	h.Register("6", "h6")
+	dropped, _ := h.Authenticate("5", "h", &fakeSession{}, "dropped")
+	h.Release(dropped, true)
+	h.Send([]string{"5"}, "message", msg("while away"))
+	if _, err := h.Resume("dropped", "", "6", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
+		t.Fatalf("user 6 resuming user 5's session: %v, want ErrCannotRecover", err)
+	}
+	back := &fakeSession{}
+	if _, err := h.Resume("dropped", "", "5", back); err != nil {
+		t.Fatalf("user 5 resuming its own session after the refusal: %v", err)
+	}
+	if got, want := back.messages(), []string{`"while away"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("resumed with %v, want %v", got, want)
+	}
+
+	live := &fakeSession{}
+	h.Authenticate("5", "h", live, "live")
+	if _, err := h.Resume("live", "", "6", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
+		t.Fatalf("user 6 taking over user 5's live session: %v, want ErrCannotRecover", err)
+	}
+	if live.closed != "" {
+		t.Fatalf("the live session was closed: %q", live.closed)
+	}
+	h.Send([]string{"5"}, "message", msg("still live"))
+	if got := live.messages(); len(got) == 0 || got[len(got)-1] != `"still live"` {
+		t.Fatalf("the live session got %v", got)
+	}
+}
+
 // A client whose connection died without the server noticing comes back on a new connection:
 // the new one takes the session over, and the old one is closed.
 func TestResumeTakesOverALiveSession(t *testing.T) {
@@ -271,7 +305,7 @@ func TestResumeTakesOverALiveSession(t *testing.T) {
 	h.Send([]string{"5"}, "message", msg("1"))
 	h.Send([]string{"5"}, "message", msg("2")) // lost in the dead connection
 	fresh := &fakeSession{}
-	if _, err := h.Resume("p", fmt.Sprint(old.seqs[0]), fresh); err != nil {
+	if _, err := h.Resume("p", fmt.Sprint(old.seqs[0]), "", fresh); err != nil {
 		t.Fatal(err)
 	}
 	if old.closed == "" {
@@ -484,7 +518,7 @@ func TestOneUserMessageDropsItsEncoding(t *testing.T) {
 	h.Release(ba, true)
 	h.Send([]string{"5"}, "message", msg("two")) // missed by a
 	resumed := &encodingSession{encoded: &encoded}
-	if _, err := h.Resume("pid-a", FormatOffset(logged), resumed); err != nil {
+	if _, err := h.Resume("pid-a", FormatOffset(logged), "", resumed); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{`packet:"two"`}; !reflect.DeepEqual(resumed.got, want) {

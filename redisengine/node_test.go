@@ -189,18 +189,19 @@ func TestResumeOnAnotherNodeAfterItsNodeDied(t *testing.T) {
 	a.Send([]string{"9"}, "message", msg("m2"))
 	a.Send([]string{"9"}, "message", msg("m3"))
 	s2 := &fakeSession{}
-	if _, err := a.Resume("pid-9", offset, s2); err != nil {
+	if _, err := a.Resume("pid-9", offset, "", s2); err != nil {
 		t.Fatal(err)
 	}
 	a.Send([]string{"9"}, "message", msg("m4"))
 	s2.waitMessages(t, "m2", "m3", "m4")
-	// A pid is used once.
-	if _, err := a.Resume("pid-9", offset, &fakeSession{}); err == nil {
-		// the live record was taken over by s2; resuming again takes it over again, which is
-		// what a client coming back does: that is allowed.
-		_ = err
+	// Credentials of another user with the pid resume nothing, and leave the session live.
+	a.Register("8", "h8")
+	if _, err := a.Resume("pid-9", offset, "8", &fakeSession{}); !errors.Is(err, push.ErrCannotRecover) {
+		t.Fatalf("user 8 resuming user 9's session: %v, want ErrCannotRecover", err)
 	}
-	if _, err := a.Resume("unknown", "", &fakeSession{}); !errors.Is(err, push.ErrCannotRecover) {
+	a.Send([]string{"9"}, "message", msg("m5"))
+	s2.waitMessages(t, "m2", "m3", "m4", "m5")
+	if _, err := a.Resume("unknown", "", "", &fakeSession{}); !errors.Is(err, push.ErrCannotRecover) {
 		t.Fatalf("unknown pid: %v", err)
 	}
 }
@@ -223,7 +224,7 @@ func TestReleasedSessionResumes(t *testing.T) {
 		t.Fatalf("send while away: %+v", res)
 	}
 	s2 := &fakeSession{}
-	if _, err := a.Resume("pid-3", "", s2); err != nil {
+	if _, err := a.Resume("pid-3", "", "", s2); err != nil {
 		t.Fatal(err)
 	}
 	s2.waitMessages(t, "while away")
@@ -339,7 +340,7 @@ func TestResumeWhileSending(t *testing.T) {
 			}
 			s.mu.Unlock()
 			s = &fakeSession{}
-			if bd, err = nodes[hop%2].Resume("hop", offset, s); err != nil {
+			if bd, err = nodes[hop%2].Resume("hop", offset, "", s); err != nil {
 				t.Fatalf("hop %d: %v", hop, err)
 			}
 			sessions = append(sessions, s)

@@ -160,8 +160,9 @@ func (n *Node) Authenticate(userID, hash string, sess push.Session, pid string) 
 }
 
 // Resume attaches sess as the continuation of the session pid, which may have lived on any
-// node: it gets every logged message after offset, exactly once and in order.
-func (n *Node) Resume(pid string, offset string, sess push.Session) (*push.Binding, error) {
+// node: it gets every logged message after offset, exactly once and in order. A wantUser
+// that is not empty must be the session's user.
+func (n *Node) Resume(pid, offset, wantUser string, sess push.Session) (*push.Binding, error) {
 	if err := n.ready("resume"); err != nil {
 		n.counters.notRecovered.Add(1)
 		return nil, err
@@ -183,6 +184,11 @@ func (n *Node) Resume(pid string, offset string, sess push.Session) (*push.Bindi
 			return nil, push.ErrCannotRecover
 		}
 		return nil, n.fail("resume", err)
+	}
+	if wantUser != "" && userID != wantUser {
+		// The client presented another user's credentials: the session stays as it was.
+		n.counters.notRecovered.Add(1)
+		return nil, push.ErrCannotRecover
 	}
 	b := n.newBinding(userID, pid, sess)
 	n.add(b)

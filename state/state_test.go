@@ -62,7 +62,7 @@ func TestRoundTrip(t *testing.T) {
 	// User 6's live session may resume on the restored hub: it gets the message it was sent,
 	// since it names no offset (it received nothing).
 	r := &nopSession{}
-	if _, err := h2.Resume("pid-6", "", r); err != nil {
+	if _, err := h2.Resume("pid-6", "", "", r); err != nil {
 		t.Fatalf("resume after restore: %v", err)
 	}
 	if len(r.got) != 1 || r.got[0] != `{"a":1}` {
