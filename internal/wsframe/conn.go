@@ -6,7 +6,7 @@
 //
 // Guarantees:
 //   - Every write has the deadline its caller passes; writes on one Conn
-//     never interleave.
+//     never interleave, and nothing follows a close frame.
 //   - Shutdown never waits on a write under way: it sends its close frame
 //     only when the connection is free, and closes the connection anyway.
 //   - Reader never holds more than maxPayload bytes of one message, and
@@ -20,6 +20,7 @@ package wsframe
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -63,6 +64,9 @@ type Conn struct {
 	tryBuf    []byte
 	tryN      int
 	writeSome func(fd uintptr) bool
+	// closeSent, under wmu: a close frame went out, and nothing may follow
+	// it (RFC 6455 5.5.1).
+	closeSent bool
 
 	// The connection's place in a netpoll.Poller while its Reader is
 	// parked; it must leave the Poller before the descriptor is closed.
@@ -121,6 +125,9 @@ func (c *Conn) TryWrite(b []byte) int {
 		return 0
 	}
 	defer c.wmu.Unlock()
+	if c.closeSent {
+		return 0
+	}
 	if c.writeSome == nil {
 		c.writeSome = c.writeFD
 	}
@@ -209,20 +216,42 @@ func (c *Conn) waitReadable(p *netpoll.Poller, resume func()) bool {
 func (c *Conn) Shutdown(timeout time.Duration) {
 	c.leavePoller()
 	if c.wmu.TryLock() {
-		c.conn.SetWriteDeadline(time.Now().Add(timeout))
-		io.WriteString(c.conn, CloseNormal)
+		if !c.closeSent {
+			c.closeSent = true
+			c.conn.SetWriteDeadline(time.Now().Add(timeout))
+			io.WriteString(c.conn, CloseNormal)
+		}
 		c.wmu.Unlock()
 	}
 	c.conn.Close()
 }
 
+// errCloseSent is what writes return once a close frame went out.
+var errCloseSent = errors.New("wsframe: write after the close frame")
+
 // WriteRaw writes pre-encoded frames within timeout.
 func (c *Conn) WriteRaw(b []byte, timeout time.Duration) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.closeSent {
+		return errCloseSent
+	}
 	c.conn.SetWriteDeadline(time.Now().Add(timeout))
 	_, err := c.conn.Write(b)
 	return err
+}
+
+// writeClose sends a close frame unless one went out already; nothing is
+// written after it.
+func (c *Conn) writeClose(frame string, timeout time.Duration) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return
+	}
+	c.closeSent = true
+	c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	io.WriteString(c.conn, frame)
 }
 
 // WriteBuffered writes what fn writes to bw, all within timeout: bw is
@@ -231,6 +260,9 @@ func (c *Conn) WriteRaw(b []byte, timeout time.Duration) error {
 func (c *Conn) WriteBuffered(bw *bufio.Writer, timeout time.Duration, fn func(*bufio.Writer)) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.closeSent {
+		return errCloseSent
+	}
 	bw.Reset(c.conn)
 	c.conn.SetWriteDeadline(time.Now().Add(timeout))
 	fn(bw)

@@ -100,6 +100,9 @@ func (r *Reader) Next(idle time.Duration) (ws.OpCode, []byte, error) {
 	for {
 		c.conn.SetReadDeadline(time.Now().Add(idle))
 		h, err := ws.ReadHeader(r.br)
+		if errors.Is(err, ws.ErrHeaderLengthMSB) {
+			return 0, nil, r.fail(ErrProtocol) // a 64-bit length with its top bit set
+		}
 		if err != nil {
 			return 0, nil, err
 		}
@@ -107,7 +110,7 @@ func (r *Reader) Next(idle time.Duration) (ws.OpCode, []byte, error) {
 			return 0, nil, r.fail(err)
 		}
 		if h.Length > r.maxPayload || int64(len(r.frag))+h.Length > r.maxPayload {
-			c.WriteRaw([]byte(CloseTooBig), r.writeTimeout)
+			c.writeClose(CloseTooBig, r.writeTimeout)
 			return 0, nil, ErrTooBig
 		}
 		payload, err := r.readPayload(h.Length)
@@ -126,7 +129,7 @@ func (r *Reader) Next(idle time.Duration) (ws.OpCode, []byte, error) {
 			if err := checkClose(payload); err != nil {
 				return 0, nil, r.fail(err)
 			}
-			c.WriteRaw([]byte(CloseNormal), r.writeTimeout)
+			c.writeClose(CloseNormal, r.writeTimeout)
 			return 0, nil, ErrPeerClosed
 		case ws.OpContinuation:
 			if !r.inFrag {
@@ -199,7 +202,7 @@ func (r *Reader) fail(err error) error {
 	if err == ErrInvalidUTF8 {
 		frame = CloseInvalidData
 	}
-	r.c.WriteRaw([]byte(frame), r.writeTimeout)
+	r.c.writeClose(frame, r.writeTimeout)
 	return err
 }
 

@@ -139,6 +139,7 @@ func TestReaderErrors(t *testing.T) {
 		{name: "unknown control opcode", frames: []ws.Frame{ws.NewFrame(ws.OpCode(0xb), true, nil)}, want: ErrProtocol, reply: protocolError},
 		// RFC 6455 5.1: a server must close the connection on an unmasked frame.
 		{name: "not masked", raw: "\x81\x014", want: ErrProtocol, reply: protocolError},
+		{name: "64-bit length with its top bit set", raw: "\x81\xff\x80\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00", want: ErrProtocol, reply: protocolError},
 		{name: "reserved bits", frames: []ws.Frame{withRsv}, want: ErrProtocol, reply: protocolError},
 		{name: "ping over 125 bytes", frames: []ws.Frame{ws.NewPingFrame(make([]byte, 126))}, want: ErrProtocol, reply: protocolError},
 		{name: "fragmented ping", frames: []ws.Frame{ws.NewFrame(ws.OpPing, false, []byte("p"))}, want: ErrProtocol, reply: protocolError},
@@ -164,6 +165,18 @@ func TestReaderErrors(t *testing.T) {
 				t.Fatalf("Next: %v, want %v", err, tt.want)
 			}
 			expectFrame(t, client, ws.OpClose, tt.reply)
+			// Nothing follows the close frame: no data, no second close.
+			if err := sc.WriteRaw(AppendHeader(nil, OpText, 0), time.Second); err == nil {
+				t.Error("a write after the close frame succeeded")
+			}
+			if n := sc.TryWrite(AppendHeader(nil, OpText, 0)); n != 0 {
+				t.Errorf("TryWrite after the close frame wrote %d bytes", n)
+			}
+			sc.Shutdown(time.Second)
+			client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if rest, err := io.ReadAll(client); len(rest) != 0 || err != nil {
+				t.Errorf("after the close frame the client got %q (%v)", rest, err)
+			}
 		})
 	}
 	t.Run("valid close codes", func(t *testing.T) {
