@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/pushinator/pushinator/internal/netpoll"
@@ -269,6 +270,8 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("\x01\x81\x00\x00\x00\x00a\x80\x81\x00\x00\x00\x00b"))
 	f.Add([]byte("\x89\x80\x00\x00\x00\x00\x88\x80\x00\x00\x00\x00"))
 	f.Add([]byte("\x81\x7f\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Add([]byte("\x01\x81\x00\x00\x00\x00\xc3\x80\x81\x00\x00\x00\x00\xa9")) // a character split across fragments
+	f.Add([]byte("\x81\x01a"))                                                // not masked
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := NewConn(&scriptConn{in: bytes.NewReader(data)})
 		r := c.NewReader(c.conn, 256, 64, time.Second)
@@ -282,6 +285,9 @@ func FuzzReader(f *testing.F) {
 			}
 			if len(msg) > 64 {
 				t.Fatalf("message of %d bytes over the limit", len(msg))
+			}
+			if op == ws.OpText && !utf8.Valid(msg) {
+				t.Fatalf("text message that is not UTF-8: %q", msg)
 			}
 		}
 	})
