@@ -314,28 +314,33 @@ func (h *Hub) Authenticate(userID, hash string, sess Session, pid string) (*Bind
 func (h *Hub) Resume(pid, offset, userID string, sess Session) (*Binding, error) {
 	now := h.opts.Now()
 	h.resumeMu.Lock()
-	rec, ok := h.resume[pid]
+	rec, dropped := h.resume[pid]
 	// The client may come back before the server noticed its old connection died (a network
 	// cut is seen only at the next heartbeat): the new connection takes the session over.
-	stale := h.live[pid]
-	if !ok && stale == nil || userID != "" && (ok && rec.user.id != userID || !ok && stale.user.id != userID) {
+	var stale *Binding
+	var owner *user
+	if dropped {
+		owner = rec.user
+	} else if stale = h.live[pid]; stale != nil {
+		owner = stale.user
+	}
+	if owner == nil || userID != "" && owner.id != userID {
 		h.resumeMu.Unlock()
 		h.counters.notRecovered.Add(1)
 		return nil, ErrCannotRecover
 	}
-	if ok {
+	if dropped {
 		delete(h.resume, pid)
-		stale = nil
 	} else {
 		delete(h.live, pid)
-		rec, ok = resumeRecord{user: stale.user, offset: stale.startAt, expires: now}, true
+		rec = resumeRecord{user: stale.user, offset: stale.startAt, expires: now}
 	}
 	h.resumeMu.Unlock()
 	if stale != nil {
 		h.detach(stale)
 		stale.sess.Disconnect("replaced by a resumed connection")
 	}
-	if !ok || now.After(rec.expires) {
+	if now.After(rec.expires) {
 		h.counters.notRecovered.Add(1)
 		return nil, ErrCannotRecover
 	}
