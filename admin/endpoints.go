@@ -33,10 +33,10 @@ func (h *Handler) register(_ *http.Request, body body) (map[string]any, error) {
 		return nil, errorf(http.StatusBadRequest, missing)
 	}
 	if err := h.svc.Register(id, hash); err != nil {
-		if errors.Is(err, push.ErrUnavailable) {
-			return nil, err
+		if errors.Is(err, push.ErrInvalidHash) || errors.Is(err, push.ErrReservedUserID) {
+			return nil, errorf(http.StatusBadRequest, err.Error())
 		}
-		return nil, errorf(http.StatusBadRequest, err.Error())
+		return nil, err // 503 when the store is out of reach, else 500 (never its raw text)
 	}
 	return nil, nil
 }

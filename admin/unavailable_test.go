@@ -58,3 +58,30 @@ func TestUnavailableStore(t *testing.T) {
 		t.Errorf("/health: %d: the node itself is up", status)
 	}
 }
+
+// refusingService's store refuses registrations: one userId it cannot store, anything else
+// with an error of its own.
+type refusingService struct{ *push.Hub }
+
+func (refusingService) Register(userID, _ string) error {
+	if userID == "8:log" {
+		return push.ErrReservedUserID
+	}
+	return fmt.Errorf("redisengine: register: WRONGTYPE Operation against a key holding the wrong kind of value")
+}
+
+// TestRegisterErrors: a userId the engine cannot store is the caller's mistake (400, saying
+// why); a store's own failure is a 500 that does not show its text.
+func TestRegisterErrors(t *testing.T) {
+	hub := push.NewHub(push.Options{BufferSize: 10, BufferTTL: time.Minute})
+	srv := httptest.NewServer(New(refusingService{hub}, Options{MaxBodyBytes: 1 << 10}))
+	t.Cleanup(srv.Close)
+	status, out := call(t, srv, "POST", "/user/register", `{"userId":"8:log","hash":"h"}`)
+	if status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), `":log"`) {
+		t.Errorf("reserved userId: %d %v, want 400 naming the reason", status, out)
+	}
+	status, out = call(t, srv, "POST", "/user/register", `{"userId":"9","hash":"h"}`)
+	if status != http.StatusInternalServerError || strings.Contains(fmt.Sprint(out["error"]), "WRONGTYPE") {
+		t.Errorf("store failure: %d %v, want 500 without the store's text", status, out)
+	}
+}

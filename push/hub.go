@@ -30,6 +30,9 @@ var (
 	ErrTooManySessions = errors.New("too many sessions for this user")
 	ErrCannotRecover   = errors.New("session cannot be recovered")
 	ErrInvalidHash     = errors.New("hash must be a non-empty string")
+	// ErrReservedUserID: an engine cannot store this userId (the Redis engine's keys of one
+	// user are named after its id plus ":log", ":kept" and ":nodes").
+	ErrReservedUserID = errors.New(`userId must not end in ":log", ":kept" or ":nodes" with the Redis engine (those name another user's keys)`)
 	// ErrUnavailable is returned (wrapped) by an engine whose shared store is out of reach:
 	// the call did nothing, and the caller must not report success.
 	ErrUnavailable = errors.New("the shared store is unavailable")

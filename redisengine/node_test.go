@@ -206,6 +206,43 @@ func TestResumeOnAnotherNodeAfterItsNodeDied(t *testing.T) {
 	}
 }
 
+// A userId ending in ":log", ":kept" or ":nodes" would name another user's key (user "8:log"
+// is user 8's log): it cannot be registered, and using it touches no key of user 8.
+func TestUserIDsThatNameAnotherUsersKeys(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
+	a, _ := startNode(t, addr, prefix, nil)
+	a.Register("8", "h")
+	s := &fakeSession{}
+	if _, err := a.Authenticate("8", "h", s, "pid-8"); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, id := range []string{"8:log", "8:kept", "8:nodes"} {
+		if err := a.Register(id, "h"); !errors.Is(err, push.ErrReservedUserID) {
+			t.Fatalf("Register(%q) = %v, want ErrReservedUserID", id, err)
+		}
+		if _, err := a.Authenticate(id, "h", &fakeSession{}, ""); !errors.Is(err, push.ErrUnauthorized) {
+			t.Fatalf("Authenticate(%q) = %v, want ErrUnauthorized", id, err)
+		}
+		if a.CheckHash(id, "h") {
+			t.Fatalf("CheckHash(%q) = true", id)
+		}
+		if found, err := a.Unregister(id); found || err != nil {
+			t.Fatalf("Unregister(%q) = %v, %v", id, found, err)
+		}
+		if _, found, err := a.DisconnectUser(id); found || err != nil {
+			t.Fatalf("DisconnectUser(%q) = %v, %v", id, found, err)
+		}
+		res, err := a.Send([]string{"8", id}, "message", msg("to 8 and "+id))
+		if err != nil || res.Delivered != 1 || jsonString(res.Unknown) != jsonString([]string{id}) {
+			t.Fatalf("Send to 8 and %q: %+v, %v", id, res, err)
+		}
+		want = append(want, "to 8 and "+id)
+		s.waitMessages(t, want...)
+	}
+}
+
 // TestReleasedSessionResumes: a session released as resumable comes back on another node.
 func TestReleasedSessionResumes(t *testing.T) {
 	addr := redistest.Addr(t)

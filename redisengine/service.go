@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -18,6 +19,9 @@ func (n *Node) Register(userID, hash string) error {
 	}
 	if hash == "" {
 		return push.ErrInvalidHash
+	}
+	if !storable(userID) {
+		return push.ErrReservedUserID
 	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
@@ -33,10 +37,20 @@ func (n *Node) Register(userID, hash string) error {
 	return nil
 }
 
+// storable reports whether userID can name a user in Redis: a user's keys are u:<id> and
+// u:<id> plus ":log", ":kept" and ":nodes", so an id ending in one of those would be another
+// user's key (user "8:log" would be user 8's log).
+func storable(userID string) bool {
+	return !strings.HasSuffix(userID, ":log") && !strings.HasSuffix(userID, ":kept") && !strings.HasSuffix(userID, ":nodes")
+}
+
 // Unregister removes the user and what is kept for it; every node closes its sessions.
 func (n *Node) Unregister(userID string) (bool, error) {
 	if err := n.ready("unregister"); err != nil {
 		return false, err
+	}
+	if !storable(userID) {
+		return false, nil // never registered
 	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
@@ -51,6 +65,9 @@ func (n *Node) Unregister(userID string) (bool, error) {
 func (n *Node) DisconnectUser(userID string) (int, bool, error) {
 	if err := n.ready("disconnect"); err != nil {
 		return 0, false, err
+	}
+	if !storable(userID) {
+		return 0, false, nil // never registered
 	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
@@ -87,17 +104,26 @@ func (n *Node) Send(userIDs []string, event string, data json.RawMessage) (push.
 	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
+	var out push.SendResult
 	args := []any{n.opts.Prefix, n.now(), event, string(data)}
 	args = append(args, n.bounds()...)
+	nargs := len(args)
 	for _, id := range userIDs {
-		args = append(args, id)
+		if storable(id) {
+			args = append(args, id)
+		} else {
+			out.Unknown = append(out.Unknown, id) // never registered
+		}
+	}
+	if len(args) == nargs {
+		return out, nil
 	}
 	res, err := sendScript.Run(ctx, n.rdb, nil, args...).Slice()
 	if err != nil {
 		return push.SendResult{}, n.fail("send", err)
 	}
 	n.setUp(true, nil)
-	out := push.SendResult{Delivered: int(toUint(res[0])), Buffered: int(toUint(res[1]))}
+	out.Delivered, out.Buffered = int(toUint(res[0])), int(toUint(res[1]))
 	n.seen(toUint(res[2]))
 	if list, ok := res[3].([]any); ok {
 		for _, id := range list {

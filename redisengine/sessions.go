@@ -126,6 +126,10 @@ func (n *Node) Authenticate(userID, hash string, sess push.Session, pid string) 
 		n.counters.authFailed.Add(1)
 		return nil, err
 	}
+	if !storable(userID) {
+		n.counters.authFailed.Add(1)
+		return nil, push.ErrUnauthorized // never registered
+	}
 	b := n.newBinding(userID, pid, sess)
 	n.add(b)
 	ctx, cancel := n.callCtx()
@@ -260,6 +264,9 @@ func (n *Node) Release(pb *push.Binding, resumable bool) {
 
 // CheckHash compares in constant time with the hash registered in Redis.
 func (n *Node) CheckHash(userID, hash string) bool {
+	if !storable(userID) {
+		return false
+	}
 	ctx, cancel := n.callCtx()
 	defer cancel()
 	want, err := n.rdb.HGet(ctx, n.key("u:"+userID), "hash").Result()
