@@ -139,7 +139,12 @@ func exited(p *os.Process, pid int) bool {
 	return !ok || (state == 'Z' || state == 'X') && !dying(pid)
 }
 
+// removeStale removes a pidfile that holds no pid: only an empty one (a pid it held would
+// have been read); any other content may be a file the configured path names by mistake.
 func removeStale(pidfile string) error {
+	if err := claimable(pidfile); err != nil {
+		return fmt.Errorf("daemon: pidfile %s: %w", pidfile, err)
+	}
 	if err := os.Remove(pidfile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("daemon: stale pidfile %s: %w", pidfile, err)
 	}

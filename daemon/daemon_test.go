@@ -331,12 +331,51 @@ func TestStartPIDFileElsewhere(t *testing.T) {
 	})
 }
 
+// An empty pidfile is replaced; one with other content is left alone, since the configured
+// path may name somebody's file by mistake (it once named /dev/null, which stop deleted).
 func TestStartOverGarbagePIDFile(t *testing.T) {
 	f := newFixture(t)
-	os.WriteFile(f.pidfile, []byte("garbage"), 0o644)
+	os.WriteFile(f.pidfile, []byte(" \n"), 0o644)
 	pid := f.mustStart()
 	if f.pidInFile() != pid {
-		t.Fatal("garbage pidfile not replaced")
+		t.Fatal("empty pidfile not replaced")
+	}
+	if _, err := Stop(f.pidfile, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	os.WriteFile(f.pidfile, []byte("somebody's notes\n"), 0o644)
+	if _, err := f.start(); err == nil || !strings.Contains(err.Error(), "holds something other than a pid") {
+		t.Fatalf("Start over a file that is not a pidfile: %v", err)
+	}
+	if b, _ := os.ReadFile(f.pidfile); string(b) != "somebody's notes\n" {
+		t.Fatalf("the file was changed: %q", b)
+	}
+	os.Remove(f.pidfile)
+}
+
+// A pidfile path naming a FIFO (or a device, or a directory) is never read, replaced or
+// removed: reading a FIFO would block, replacing /dev/null breaks the machine.
+func TestPIDFileThatIsNotAFile(t *testing.T) {
+	f := newFixture(t)
+	if err := syscall.Mkfifo(f.pidfile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.pidfile)
+	if _, err := f.start(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Start: %v", err)
+	}
+	if _, err := Stop(f.pidfile, time.Second); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Stop: %v", err)
+	}
+	if st := Status(f.pidfile); st.Code != StatusUnknown {
+		t.Fatalf("Status: %+v, want unknown", st)
+	}
+	if err := writePIDFile(f.pidfile, os.Getpid()); err == nil {
+		t.Fatal("the foreground server's pidfile write replaced a FIFO")
+	}
+	if fi, err := os.Lstat(f.pidfile); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO is gone or replaced: %v %v", fi, err)
 	}
 }
 
@@ -406,12 +445,17 @@ func TestStopNotRunning(t *testing.T) {
 		t.Fatalf("Stop without pidfile = %+v, %v", res, err)
 	}
 
-	os.WriteFile(f.pidfile, []byte("not a pid\n"), 0o644)
+	os.WriteFile(f.pidfile, []byte("\n"), 0o644)
 	f.wantStatus(StatusDead, "pushinator is dead but pidfile exists")
 	if res, err := Stop(f.pidfile, time.Second); err != nil || res.WasRunning {
-		t.Fatalf("Stop with a garbage pidfile = %+v, %v", res, err)
+		t.Fatalf("Stop with an empty pidfile = %+v, %v", res, err)
 	}
 	f.wantNoPIDFile()
+	os.WriteFile(f.pidfile, []byte("not a pid\n"), 0o644)
+	if _, err := Stop(f.pidfile, time.Second); err == nil || !strings.Contains(err.Error(), "holds something other than a pid") {
+		t.Fatalf("Stop with a file that is not a pidfile: %v", err)
+	}
+	os.Remove(f.pidfile)
 
 	// The pid of a process that has exited.
 	c := exec.Command("true")

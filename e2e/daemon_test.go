@@ -423,12 +423,25 @@ func TestDaemonStalePIDFile(t *testing.T) {
 		t.Fatal("start or stop signalled the other program named by the stale pidfile")
 	}
 
-	// Garbage in the pidfile.
-	os.WriteFile(s.pidfile, []byte("not a pid\n"), 0o644)
+	// An empty pidfile is stale too.
+	os.WriteFile(s.pidfile, []byte("\n"), 0o644)
 	s.wantStatus(1, "pushinator is dead but pidfile exists")
 	s.start()
 	s.mustRun(0, "stop", "-c", s.conf)
 	s.noPIDFile()
+
+	// Other content: the path may name somebody's file by mistake. start and stop say so and
+	// leave it as it is.
+	os.WriteFile(s.pidfile, []byte("not a pid\n"), 0o644)
+	s.wantStatus(1, "pushinator is dead but pidfile exists")
+	for _, cmd := range []string{"start", "stop"} {
+		if _, errOut := s.mustRun(1, cmd, "-c", s.conf); !strings.Contains(errOut, "holds something other than a pid") {
+			t.Fatalf("%s over a file that is not a pidfile: %s", cmd, errOut)
+		}
+	}
+	if b, _ := os.ReadFile(s.pidfile); string(b) != "not a pid\n" {
+		t.Fatalf("the file was changed: %q", b)
+	}
 }
 
 func TestDaemonStartOnTakenPort(t *testing.T) {
