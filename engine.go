@@ -64,7 +64,7 @@ func redisTLS(r config.Redis) (*tls.Config, error) {
 		conf.ServerName = host
 	}
 	if r.TLSCA != "" {
-		pem, err := os.ReadFile(r.TLSCA)
+		pem, err := readPEMFile(r.TLSCA)
 		if err != nil {
 			return nil, fmt.Errorf("engine.redis.tlsCA: %w", err)
 		}

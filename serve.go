@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,12 +267,52 @@ func engineOptions(cfg *config.Config, log *slog.Logger) engineio.Options {
 }
 
 func (s *server) loadCert(c config.Client) error {
-	cert, err := tls.LoadX509KeyPair(c.SSLCert, c.SSLKey)
+	certPEM, err := readPEMFile(c.SSLCert)
+	var keyPEM []byte
+	if err == nil {
+		keyPEM, err = readPEMFile(c.SSLKey)
+	}
+	var cert tls.Certificate
+	if err == nil {
+		cert, err = tls.X509KeyPair(certPEM, keyPEM)
+	}
 	if err != nil {
 		return fmt.Errorf("client.sslCert %q / client.sslKey %q: %w", c.SSLCert, c.SSLKey, err)
 	}
 	s.cert.Store(&cert)
 	return nil
+}
+
+// maxPEMFileSize bounds what is read of a certificate, key or CA file (a few kilobytes each).
+const maxPEMFileSize = 1 << 20
+
+// readPEMFile reads a certificate, key or CA file. Only a regular file of at most
+// maxPEMFileSize bytes: a FIFO would block the start, or a reload, for ever (with the signals
+// that could end it waiting behind it), and /dev/zero would fill the memory.
+func readPEMFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.IsDir():
+		return nil, fmt.Errorf("%s is a directory", path)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPEMFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxPEMFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPEMFileSize)
+	}
+	return data, nil
 }
 
 func checkTLSFiles(cfg *config.Config) error {

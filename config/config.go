@@ -176,6 +176,11 @@ const maxFileSize = 1 << 20
 // log; they are returned with an error too. A missing or unreadable file is
 // an error that wraps the os error (errors.Is(err, fs.ErrNotExist)).
 func Load(path string) (*Config, []string, error) {
+	// Opening a FIFO would block until a writer comes, and the signals that could end the
+	// wait are not handled yet: only a regular file is read.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("config: %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -83,6 +84,17 @@ func TestCheckConfigFileProblems(t *testing.T) {
 	_, errOut, code := runBinary(t, "-t", "-c", missing)
 	if code != 1 || !strings.Contains(errOut, missing) || !strings.Contains(errOut, "no such file") {
 		t.Fatalf("-t on a missing file: exit %d, %q", code, errOut)
+	}
+	// A FIFO would block the read (and the signals that could end it) for ever.
+	fifo := filepath.Join(t.TempDir(), "fifo.conf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-t", "-c", fifo}, {"-c", fifo}} {
+		_, errOut, code = runBinary(t, args...)
+		if code != 1 || !strings.Contains(errOut, fifo+" is not a regular file") {
+			t.Fatalf("%v on a FIFO: exit %d, %q", args, code, errOut)
+		}
 	}
 	// Without -c: /etc/pushinator.conf.
 	if _, err := os.Stat("/etc/pushinator.conf"); os.IsNotExist(err) {

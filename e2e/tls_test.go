@@ -5,6 +5,7 @@ package e2e
 // key or certificate cannot be used.
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -158,6 +159,12 @@ func TestTLSUnusableKeyOrCert(t *testing.T) {
 	garbage := filepath.Join(dir, "garbage.pem")
 	os.WriteFile(garbage, []byte("-----BEGIN NOTHING-----\n"), 0o600)
 	missing := filepath.Join(dir, "missing.key")
+	fifo := filepath.Join(dir, "fifo.key") // reading it would block start for ever
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.crt")
+	os.WriteFile(huge, bytes.Repeat([]byte("x"), 2<<20), 0o600)
 
 	for _, tc := range []struct {
 		name, cert, key, want string
@@ -168,6 +175,9 @@ func TestTLSUnusableKeyOrCert(t *testing.T) {
 		{"garbage cert", garbage, goodKey, "failed to find"},
 		{"key of another cert", goodCert, otherKey, "private key does not match public key"},
 		{"key is a directory", goodCert, dir, "is a directory"},
+		{"key is a FIFO", goodCert, fifo, "is not a regular file"},
+		{"cert is /dev/zero", "/dev/zero", goodKey, "is not a regular file"},
+		{"cert is 2 MB", huge, goodKey, "is larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSetup(t, confOpts{client: fmt.Sprintf("useSSL: true, sslKey: '%s', sslCert: '%s'", tc.key, tc.cert), scheme: "https"})
