@@ -80,14 +80,15 @@ func redisTLS(r config.Redis) (*tls.Config, error) {
 // node's session goes to that node.
 // Forwarding speaks plain HTTP between nodes: with TLS on the client port, polling needs
 // sticky sessions (or TLS terminated at the balancer).
-func forwarding(engine http.Handler, node *redisengine.Node, c config.Client, log *slog.Logger) http.Handler {
+func forwarding(engine http.Handler, node *redisengine.Node, c config.Client, bodyTimeout time.Duration, log *slog.Logger) http.Handler {
 	if c.UseSSL {
 		log.Info("client.useSSL: polling requests are not forwarded between nodes; use sticky sessions for polling clients")
 		return engine
 	}
 	return cluster.New(engine, cluster.Options{
 		Self: node.ID(), Lookup: node.NodeAddr, Logger: log,
-		Timeout: c.PingInterval + c.PingTimeout + 10*time.Second,
+		Timeout:     c.PingInterval + c.PingTimeout + 10*time.Second,
+		BodyTimeout: bodyTimeout,
 	})
 }
 

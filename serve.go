@@ -198,7 +198,7 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 	mux := http.NewServeMux()
 	var client http.Handler = s.engine
 	if s.node != nil {
-		client = forwarding(s.engine, s.node, c, log)
+		client = forwarding(s.engine, s.node, c, eo.WriteTimeout, log)
 	}
 	mux.Handle(c.Path, limit.NewHandshakes(client, cfg.Limits.HandshakesPerSecondPerIP))
 	s.legacy = newLegacyServer(cfg, gw, log, s.poller)

@@ -37,7 +37,10 @@ type Options struct {
 	// Timeout bounds a forwarded request until the owner's response headers: a long-poll
 	// answers within the ping interval.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// BodyTimeout bounds reading a forwarded request's body from the client, as the owner
+	// bounds a POST it serves itself; zero means no bound.
+	BodyTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Forwarder is an http.Handler in front of the Engine.IO server.
@@ -100,6 +103,11 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if addr == "" {
 		f.next.ServeHTTP(w, r)
 		return
+	}
+	if r.Body != http.NoBody && f.opts.BodyTimeout > 0 {
+		// The proxy streams the body on: a client that stalls in it would otherwise hold
+		// this request, and one on the owner, for as long as it likes.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(f.opts.BodyTimeout))
 	}
 	ctx := context.WithValue(r.Context(), targetKey{}, addr)
 	f.proxy.ServeHTTP(w, r.WithContext(ctx))

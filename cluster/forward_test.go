@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -62,5 +63,40 @@ func TestForwardingToADeadNode(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+}
+
+// A client that stalls in a forwarded POST's body is cut after BodyTimeout, on both nodes,
+// as the owner cuts a POST it serves itself.
+func TestForwardedBodyThatStalls(t *testing.T) {
+	ownerDone := make(chan error, 1)
+	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		ownerDone <- err
+	}))
+	defer owner.Close()
+	lookup := func(string) (string, error) { return strings.TrimPrefix(owner.URL, "http://"), nil }
+	a := httptest.NewServer(New(node("A"), Options{Self: "na", Lookup: lookup, Timeout: time.Minute, BodyTimeout: 200 * time.Millisecond}))
+	defer a.Close()
+
+	c, err := net.Dial("tcp", strings.TrimPrefix(a.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /socket.io/?EIO=4&transport=polling&sid=nb.x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4hello")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	io.Copy(io.Discard, c) // the answer, if any, then the end of the connection
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("the stalled body held the request %v", waited)
+	}
+	select {
+	case err := <-ownerDone:
+		if err == nil {
+			t.Fatal("the owner read a whole body that never came")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the owner still waits for the body")
 	}
 }
