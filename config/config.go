@@ -315,7 +315,7 @@ func (d *decoder) object(key string, v *value, f fields) error {
 		var err error
 		switch field := f[m.key].(type) {
 		case nil:
-			d.warn(m.pos.line, "unknown key %q", k)
+			d.warn(m.pos.line, "unknown key %q", clip(k))
 			continue
 		case setter:
 			d.lines[k] = m.val.pos.line
@@ -356,17 +356,9 @@ func (d *decoder) failAt(line int, key, format string, args ...any) error {
 func describe(v *value) string {
 	switch v.kind {
 	case kindString:
-		s := v.str
-		if len(s) > 60 {
-			cut := 60
-			for cut > 0 && !utf8.RuneStart(s[cut]) {
-				cut-- // keep whole characters
-			}
-			s = s[:cut] + "..."
-		}
-		return strconv.Quote(s)
+		return strconv.Quote(clip(v.str))
 	case kindNumber:
-		return v.text
+		return clip(v.text)
 	case kindBool:
 		return strconv.FormatBool(v.b)
 	case kindNull:
@@ -375,6 +367,19 @@ func describe(v *value) string {
 		return "an array"
 	}
 	return "an object"
+}
+
+// clip shortens what an error or warning quotes from the file to 60 bytes of whole
+// characters: a wrong value may be a megabyte long.
+func clip(s string) string {
+	if len(s) <= 60 {
+		return s
+	}
+	cut := 60
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // describeKind shows only what kind of value was found, for secrets.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -469,8 +470,22 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 	_, _, err = Load(dir)
-	if err == nil || !strings.HasPrefix(err.Error(), "config: read "+dir) {
+	if err == nil || err.Error() != "config: "+dir+" is not a regular file" {
 		t.Errorf("directory: %v", err)
+	}
+	// A FIFO is refused before it is opened (the open would wait for a writer for ever).
+	fifo := filepath.Join(dir, "fifo.conf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = Load(fifo); err == nil || err.Error() != "config: "+fifo+" is not a regular file" {
+		t.Errorf("FIFO: %v", err)
+	}
+	// A value is quoted at most 60 bytes long in an error.
+	long := filepath.Join(dir, "long.conf")
+	os.WriteFile(long, []byte("{client: {port: "+strings.Repeat("9", 100000)+"}}"), 0o600)
+	if _, _, err = Load(long); err == nil || len(err.Error()) > 300 || !strings.Contains(err.Error(), "is out of range") {
+		t.Errorf("a 100,000-digit port: %.400v", err)
 	}
 	big := filepath.Join(dir, "big.conf")
 	if err := os.WriteFile(big, []byte("{}"+strings.Repeat(" ", maxFileSize)), 0o600); err != nil {

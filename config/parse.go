@@ -149,7 +149,7 @@ func (p *parser) describeAt(off int) string {
 	case r == utf8.RuneError && size == 1:
 		return fmt.Sprintf("byte 0x%02x", p.src[off])
 	case isIdentStart(r):
-		return fmt.Sprintf("identifier %q", p.src[off:p.identEnd(off)])
+		return fmt.Sprintf("identifier %q", clip(p.src[off:p.identEnd(off)]))
 	case r >= '0' && r <= '9':
 		return "number"
 	case r == '"' || r == '\'':
@@ -561,11 +561,11 @@ func (p *parser) number() (*value, error) {
 			i++
 		}
 		if i == h {
-			return nil, p.errAt(start, "invalid number %q: 0x needs hex digits", p.src[start:i])
+			return nil, p.errAt(start, "invalid number %q: 0x needs hex digits", clip(p.src[start:i]))
 		}
 		n, err := strconv.ParseUint(p.src[h:i], 16, 64)
 		if err != nil {
-			return nil, p.errAt(start, "number %s is out of range", p.src[start:i])
+			return nil, p.errAt(start, "number %s is out of range", clip(p.src[start:i]))
 		}
 		f = float64(n)
 		if neg {
@@ -575,7 +575,7 @@ func (p *parser) number() (*value, error) {
 		intStart := i
 		intDigits := digits()
 		if intDigits > 1 && p.src[intStart] == '0' {
-			return nil, p.errAt(start, "invalid number %q: a leading zero would make it octal in JavaScript", p.src[start:i])
+			return nil, p.errAt(start, "invalid number %q: a leading zero would make it octal in JavaScript", clip(p.src[start:i]))
 		}
 		fracDigits := 0
 		if i < len(p.src) && p.src[i] == '.' {
@@ -591,18 +591,18 @@ func (p *parser) number() (*value, error) {
 				i++
 			}
 			if digits() == 0 {
-				return nil, p.errAt(start, "invalid number %q: the exponent needs digits", p.src[start:i])
+				return nil, p.errAt(start, "invalid number %q: the exponent needs digits", clip(p.src[start:i]))
 			}
 		}
 		var err error
 		f, err = strconv.ParseFloat(p.src[start:i], 64)
 		if err != nil {
-			return nil, p.errAt(start, "number %s is out of range", p.src[start:i])
+			return nil, p.errAt(start, "number %s is out of range", clip(p.src[start:i]))
 		}
 	}
 	if i < len(p.src) {
 		if r, _ := utf8.DecodeRuneInString(p.src[i:]); isIdentPart(r) || r == '.' {
-			return nil, p.errAt(i, "unexpected %s after the number %s", p.describeAt(i), p.src[start:i])
+			return nil, p.errAt(i, "unexpected %s after the number %s", p.describeAt(i), clip(p.src[start:i]))
 		}
 	}
 	p.off = i
