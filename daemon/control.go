@@ -23,7 +23,13 @@ func lookup(pidfile, exe string) (pid int, running bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
-	return pid, alive(pid) && runsExe(pid, exe), nil
+	running = alive(pid) && runsExe(pid, exe)
+	if running {
+		if fi, err := os.Stat(pidfile); err == nil && !startedBy(pid, fi.ModTime()) {
+			running = false // a pushinator that started after the pidfile was written
+		}
+	}
+	return pid, running, nil
 }
 
 // Status says whether the pushinator named by pidfile runs, with LSB codes.

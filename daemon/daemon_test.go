@@ -635,3 +635,20 @@ func BenchmarkStartStop(b *testing.B) {
 		}
 	}
 }
+
+// A process that started after the pidfile was written is not the one that wrote it.
+func TestStartedBy(t *testing.T) {
+	start, ok := processStart(os.Getpid())
+	if !ok {
+		t.Fatal("no start time for this process in /proc")
+	}
+	if start.After(time.Now()) || time.Since(start) > time.Hour {
+		t.Fatalf("this process started at %v, now is %v", start, time.Now())
+	}
+	if !startedBy(os.Getpid(), time.Now()) {
+		t.Error("this process had not started by now")
+	}
+	if startedBy(os.Getpid(), start.Add(-time.Minute)) {
+		t.Error("this process had started a minute before it started")
+	}
+}

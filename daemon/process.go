@@ -101,6 +101,54 @@ func runsExe(pid int, exe string) bool {
 	return filepath.Base(string(argv0)) == filepath.Base(want)
 }
 
+// startedBy reports whether process pid had started by t, give or take startSlack. A
+// pidfile is written by its process after it starts: a process that started later than its
+// pidfile was written was given a reused pid (another pushinator, say, of another config).
+// When /proc cannot tell, it says yes, as before.
+func startedBy(pid int, t time.Time) bool {
+	start, ok := processStart(pid)
+	return !ok || !start.After(t.Add(startSlack))
+}
+
+// startSlack covers the rounding of the boot time (whole seconds) and of the start time
+// (clock ticks).
+const startSlack = 2 * time.Second
+
+// processStart reads when pid started: the boot time (/proc/stat btime) plus its start time
+// in clock ticks since boot (/proc/PID/stat, field 22; USER_HZ is 100 on Linux).
+func processStart(pid int) (time.Time, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	fields := strings.Fields(string(b[i+1:])) // field 3 (state) onwards
+	if len(fields) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(fields[19], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(stat), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * 10 * time.Millisecond), true
+		}
+	}
+	return time.Time{}, false
+}
+
 func canonical(path string) string {
 	if p, err := filepath.EvalSymlinks(path); err == nil {
 		return p

@@ -423,6 +423,28 @@ func TestDaemonStalePIDFile(t *testing.T) {
 		t.Fatal("start or stop signalled the other program named by the stale pidfile")
 	}
 
+	// The pid of another pushinator (another config) that started after this pidfile was
+	// written: a reused pid, not this instance. Neither blocked by it nor signalling it.
+	b := newSetup(t, confOpts{})
+	pidB := b.start()
+	t.Cleanup(func() { syscall.Kill(pidB, syscall.SIGKILL) })
+	os.WriteFile(s.pidfile, []byte(strconv.Itoa(pidB)+"\n"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(s.pidfile, old, old)
+	s.wantStatus(1, "pushinator is dead but pidfile exists")
+	pid4 := s.start()
+	if pid4 == pidB {
+		t.Fatal("the pidfile still names the other instance")
+	}
+	s.mustRun(0, "stop", "-c", s.conf)
+	os.WriteFile(s.pidfile, []byte(strconv.Itoa(pidB)+"\n"), 0o644)
+	os.Chtimes(s.pidfile, old, old)
+	s.mustRun(0, "stop", "-c", s.conf)
+	if !processAlive(pidB) {
+		t.Fatal("stop of one instance killed another instance named by its stale pidfile")
+	}
+	b.mustRun(0, "stop", "-c", b.conf)
+
 	// An empty pidfile is stale too.
 	os.WriteFile(s.pidfile, []byte("\n"), 0o644)
 	s.wantStatus(1, "pushinator is dead but pidfile exists")
