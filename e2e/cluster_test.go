@@ -302,17 +302,37 @@ func TestClusterRedisRestart(t *testing.T) {
 		return strings.Contains(a.out.String(), "redis unreachable") && strings.Contains(b.out.String(), "redis unreachable")
 	})
 
+	// Clients that come while Redis is away are not turned away for good (a CONNECT_ERROR,
+	// or a DISCONNECT after the auth event, would be final for socket.io-client): their
+	// connection is dropped, and they come back by themselves until Redis answers.
+	ws := []string{"websocket"}
+	lateHandshake := startClient(t, "handshake auth while Redis is down", clientSpec{URL: b.clientURL,
+		Opts: map[string]any{"auth": map[string]any{"userId": 5, "hash": "h"}, "transports": ws}})
+	lateEvent := startClient(t, "auth event while Redis is down", clientSpec{URL: b.clientURL, Auth: []any{5, "h"}, Ack: true,
+		Opts: map[string]any{"transports": ws}})
+	waitFor(t, 10*time.Second, "the auth event to be refused while Redis is down", func() bool {
+		return strings.Contains(jsonString(lateEvent.all()), "service unavailable")
+	})
+
 	startRedisServer(t, port) // back, empty
 	waitFor(t, 20*time.Second, "registration to work again", func() bool {
 		status, _ := a.admin("/user/register", `{"userId":5,"hash":"h"}`)
 		return status == 200
 	})
-	// Node B counts its session in the new Redis again (with its heartbeat).
-	a.waitClusterSessions(1)
-	if out := a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`); out["delivered"] != float64(1) {
+	waitFor(t, 20*time.Second, "the clients that came while Redis was down to get in by themselves", func() bool {
+		return lateHandshake.count("connect") > 0 && strings.Contains(jsonString(lateEvent.all()), `"ok":true`)
+	})
+	if n := lateHandshake.count("connect_error"); n != 0 {
+		t.Errorf("the handshake-auth client got %d connect errors (final for socket.io-client)", n)
+	}
+	// Node B counts its sessions in the new Redis again (with its heartbeat).
+	a.waitClusterSessions(3)
+	if out := a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`); out["delivered"] != float64(3) {
 		t.Fatalf("send after Redis came back: %v", out)
 	}
-	waitFor(t, 5*time.Second, "the message after Redis came back", func() bool { return len(c.messages()) == 2 })
+	waitFor(t, 5*time.Second, "the message after Redis came back", func() bool {
+		return len(c.messages()) == 2 && len(lateHandshake.messages()) > 0 && len(lateEvent.messages()) > 0
+	})
 	if got := jsonString(c.messages()); got != `["before","after"]` {
 		t.Fatalf("client got %s", got)
 	}

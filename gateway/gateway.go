@@ -70,6 +70,9 @@ const (
 type client interface {
 	send(m *push.Message, withOffset bool) error
 	disconnect()
+	// drop closes the connection so that the client comes back by itself (its reconnection
+	// logic), for a refusal that is not final: the cluster's store is out of reach.
+	drop()
 	remoteAddr() string
 	transport() string
 }
@@ -120,6 +123,7 @@ func (c sioClient) send(m *push.Message, withOffset bool) error {
 }
 
 func (c sioClient) disconnect()        { c.s.Disconnect() }
+func (c sioClient) drop()              { c.s.Drop() }
 func (c sioClient) remoteAddr() string { return c.s.Engine().RemoteAddr() }
 func (c sioClient) transport() string  { return c.s.Engine().Transport() }
 
@@ -183,7 +187,12 @@ func (g *Gateway) Connect(s *socketio.Socket, payload json.RawMessage) error {
 		s.SetPID(c.pid)
 	}
 	if len(p.UserID) > 0 {
-		if err := c.authenticate(p.UserID, p.Hash); err != nil {
+		if err := c.authenticate(p.UserID, p.Hash); errors.Is(err, errUnavailable) {
+			// A CONNECT_ERROR would be final for socket.io-client: dropped, it comes back by
+			// itself, with backoff, until the store answers again.
+			s.Drop()
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
@@ -263,11 +272,17 @@ func (c *conn) event(name string, args []json.RawMessage, ack func(args ...any) 
 		hash = args[1]
 	}
 	if err := c.authenticate(userID, hash); err != nil {
-		time.Sleep(failureDelay)
+		if !errors.Is(err, errUnavailable) {
+			time.Sleep(failureDelay)
+		}
 		if ack != nil {
 			ack(map[string]any{"ok": false, "error": err.Error()})
 		}
-		c.s.disconnect()
+		if errors.Is(err, errUnavailable) {
+			c.s.drop() // the client reconnects by itself and sends auth again
+		} else {
+			c.s.disconnect()
+		}
 		return
 	}
 	if ack != nil {

@@ -240,6 +240,22 @@ func (s *Socket) Disconnect() {
 	s.t.Close()
 }
 
+// Drop closes the Engine.IO session without a DISCONNECT packet: the client sees its
+// connection lost and reconnects by itself, as after a network cut, where a DISCONNECT (or a
+// refused CONNECT) would tell it to stay away. For a refusal that is not final ("retry
+// later"). Handler.Disconnect follows, with the reason "forced close", if the socket was
+// connected; called from Handler.Connect, the socket is neither answered nor connected.
+func (s *Socket) Drop() {
+	s.mu.Lock()
+	if s.closing || s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	s.mu.Unlock()
+	s.t.Close()
+}
+
 // connectTimedOut closes a session that has no connected socket in time.
 func (s *Socket) connectTimedOut() {
 	s.mu.Lock()
@@ -356,7 +372,7 @@ func (s *Socket) connect(payload json.RawMessage) {
 	s.mu.Lock()
 	pid, closing := s.pid, s.closing
 	s.mu.Unlock()
-	if closing { // Connect called Disconnect, or the connect timeout fired
+	if closing { // Connect called Disconnect or Drop, or the connect timeout fired
 		return
 	}
 	if s.timer != nil {

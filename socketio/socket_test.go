@@ -463,6 +463,30 @@ func TestDisconnects(t *testing.T) {
 			expect(t, "calls", h.take(), []string{"Disconnect server namespace disconnect"})
 		}
 	})
+	// Drop: the session closes with no DISCONNECT (which would keep the client away).
+	t.Run("drop", func(t *testing.T) {
+		h := &recorder{}
+		s, f := connected(t, 4, h)
+		s.Drop()
+		s.Drop()
+		expect(t, "sent", f.takeSent(), nil)
+		if !f.isClosed() {
+			t.Error("session left open")
+		}
+		s.onClose("forced close")
+		expect(t, "calls", h.take(), []string{"Disconnect forced close"})
+	})
+	t.Run("drop, from Connect", func(t *testing.T) {
+		h := &recorder{onConn: func(s *Socket) { s.Drop() }}
+		s, f := newSocket(t, 4, h, Options{})
+		feed(s, `0{"userId":1}`)
+		expect(t, "sent", f.takeSent(), nil) // neither CONNECT nor CONNECT_ERROR
+		if !f.isClosed() {
+			t.Error("session left open")
+		}
+		s.onClose("forced close")
+		expect(t, "calls", h.take(), []string{`Connect {"userId":1}`})
+	})
 	t.Run("server, from Connect", func(t *testing.T) {
 		h := &recorder{onConn: func(s *Socket) { s.Disconnect() }}
 		s, f := newSocket(t, 4, h, Options{})
