@@ -419,8 +419,8 @@ func (d *decoder) secret(dst *string) setter {
 // path is a file path that must be set.
 func (d *decoder) path(dst *string) setter {
 	return func(key string, v *value) error {
-		if v.kind != kindString || v.str == "" {
-			return d.fail(key, v, "expected a file path")
+		if v.kind != kindString || v.str == "" || strings.IndexByte(v.str, 0) >= 0 {
+			return d.fail(key, v, "expected a file path") // a NUL byte cannot be in one
 		}
 		*dst = v.str
 		return nil

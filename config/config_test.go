@@ -214,6 +214,7 @@ func TestKeys(t *testing.T) {
 		{in: `pidfile: '/x/p.pid'`, want: func(c *Config) { c.PIDFile = "/x/p.pid" }},
 		{in: `pidfile: ''`, wantErr: `config: f.conf:2: pidfile: expected a file path, got ""`},
 		{in: `pidfile: 5`, wantErr: `config: f.conf:2: pidfile: expected a file path, got 5`},
+		{in: `pidfile: '/run/p\x00.pid'`, wantErr: `config: f.conf:2: pidfile: expected a file path, got "/run/p\x00.pid"`},
 		{in: `pidfile: null`, want: func(c *Config) {}},
 
 		// hosts
