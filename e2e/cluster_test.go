@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -302,37 +304,17 @@ func TestClusterRedisRestart(t *testing.T) {
 		return strings.Contains(a.out.String(), "redis unreachable") && strings.Contains(b.out.String(), "redis unreachable")
 	})
 
-	// Clients that come while Redis is away are not turned away for good (a CONNECT_ERROR,
-	// or a DISCONNECT after the auth event, would be final for socket.io-client): their
-	// connection is dropped, and they come back by themselves until Redis answers.
-	ws := []string{"websocket"}
-	lateHandshake := startClient(t, "handshake auth while Redis is down", clientSpec{URL: b.clientURL,
-		Opts: map[string]any{"auth": map[string]any{"userId": 5, "hash": "h"}, "transports": ws}})
-	lateEvent := startClient(t, "auth event while Redis is down", clientSpec{URL: b.clientURL, Auth: []any{5, "h"}, Ack: true,
-		Opts: map[string]any{"transports": ws}})
-	waitFor(t, 10*time.Second, "the auth event to be refused while Redis is down", func() bool {
-		return strings.Contains(jsonString(lateEvent.all()), "service unavailable")
-	})
-
 	startRedisServer(t, port) // back, empty
 	waitFor(t, 20*time.Second, "registration to work again", func() bool {
 		status, _ := a.admin("/user/register", `{"userId":5,"hash":"h"}`)
 		return status == 200
 	})
-	waitFor(t, 20*time.Second, "the clients that came while Redis was down to get in by themselves", func() bool {
-		return lateHandshake.count("connect") > 0 && strings.Contains(jsonString(lateEvent.all()), `"ok":true`)
-	})
-	if n := lateHandshake.count("connect_error"); n != 0 {
-		t.Errorf("the handshake-auth client got %d connect errors (final for socket.io-client)", n)
-	}
-	// Node B counts its sessions in the new Redis again (with its heartbeat).
-	a.waitClusterSessions(3)
-	if out := a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`); out["delivered"] != float64(3) {
+	// Node B counts its session in the new Redis again (with its heartbeat).
+	a.waitClusterSessions(1)
+	if out := a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`); out["delivered"] != float64(1) {
 		t.Fatalf("send after Redis came back: %v", out)
 	}
-	waitFor(t, 5*time.Second, "the message after Redis came back", func() bool {
-		return len(c.messages()) == 2 && len(lateHandshake.messages()) > 0 && len(lateEvent.messages()) > 0
-	})
+	waitFor(t, 5*time.Second, "the message after Redis came back", func() bool { return len(c.messages()) == 2 })
 	if got := jsonString(c.messages()); got != `["before","after"]` {
 		t.Fatalf("client got %s", got)
 	}
@@ -416,6 +398,77 @@ func TestClusterPollingWithoutStickySessions(t *testing.T) {
 			c.waitEvent("disconnect", 5*time.Second)
 		})
 	}
+}
+
+// TestClusterClientsWhileRedisStalls: clients that authenticate while Redis does not answer
+// cannot be checked; they are not turned away for good (a CONNECT_ERROR, or a DISCONNECT after
+// the auth event, would be final for socket.io-client and for the 0.9 client): their
+// connection is dropped, and they come back by themselves until Redis answers again.
+func TestClusterClientsWhileRedisStalls(t *testing.T) {
+	redistest.Addr(t) // skipped, or made mandatory, like every cluster test; it runs its own server
+	rs := startRedisServer(t, freePort(t))
+	engine := redisEngine(rs.addr(), "stall:")
+	a := startServer(t, "", engine)
+	b := startServer(t, "", engine)
+	a.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+
+	rs.cmd.Process.Signal(syscall.SIGSTOP) // Redis stalls, its data kept
+	t.Cleanup(func() { rs.cmd.Process.Signal(syscall.SIGCONT) })
+	waitFor(t, 20*time.Second, "node B to find Redis unavailable", func() bool {
+		status, _ := b.admin("/user/list", "")
+		return status == http.StatusServiceUnavailable
+	})
+	ws := []string{"websocket"}
+	late := []*client{
+		startClient(t, "handshake auth", clientSpec{URL: b.clientURL,
+			Opts: map[string]any{"auth": map[string]any{"userId": 5, "hash": "h"}, "transports": ws}}),
+		startClient(t, "auth event", clientSpec{URL: b.clientURL, Auth: []any{5, "h"}, Ack: true, Opts: map[string]any{"transports": ws}}),
+	}
+	for _, transport := range []string{"websocket", "xhr-polling"} {
+		arg, _ := json.Marshal(map[string]any{"url": b.clientURL, "transport": transport, "userId": 5, "hash": "h", "ack": true, "reconnect": true})
+		late = append(late, startNode(t, "0.9 "+transport, "testdata/client09.js", string(arg)))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, c := range late {
+				t.Logf("client %d: %.2000s", i, jsonString(c.all()))
+			}
+		}
+	})
+	waitFor(t, 20*time.Second, "each client to be turned back and to come back by itself", func() bool {
+		for i, c := range late {
+			if i == 0 && c.count("disconnect") < 2 || i > 0 && c.count("connect") < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, c := range late {
+		if n := c.count("connect_error"); n != 0 || strings.Contains(jsonString(c.all()), "unauthorized") {
+			t.Fatalf("client %d was refused for good: %s", i, jsonString(c.all()))
+		}
+	}
+
+	rs.cmd.Process.Signal(syscall.SIGCONT)
+	waitFor(t, 30*time.Second, "every client to get in by itself", func() bool {
+		in := late[0].count("connect") > 0
+		for _, c := range late[1:] {
+			in = in && strings.Contains(jsonString(c.all()), `"ok":true`)
+		}
+		return in
+	})
+	a.waitClusterSessions(len(late))
+	if out := a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`); out["delivered"] != float64(len(late)) {
+		t.Fatalf("send after Redis answered again: %v", out)
+	}
+	waitFor(t, 10*time.Second, "every client to get the message", func() bool {
+		for _, c := range late {
+			if len(c.messages()) == 0 && c.count("message") == 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestClusterRedisTLS: two nodes reach Redis over TLS only (a redis-server of this test with

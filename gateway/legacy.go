@@ -29,7 +29,7 @@ func (c legacyClient) send(m *push.Message, _ bool) error {
 }
 
 func (c legacyClient) disconnect()        { c.s.Disconnect() }
-func (c legacyClient) drop()              { c.s.Disconnect() } // as before: 0.9 sockets are only told to go
+func (c legacyClient) drop()              { c.s.Drop() }
 func (c legacyClient) remoteAddr() string { return c.s.RemoteAddr() }
 func (c legacyClient) transport() string  { return c.s.Transport() }
 

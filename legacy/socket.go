@@ -31,6 +31,7 @@ const (
 	reasonParseError       = "parse error"
 	reasonSlowClient       = "slow client"
 	reasonShutdown         = "server shutting down"
+	reasonDropped          = "forced close" // Socket.Drop
 )
 
 type socketState uint8
@@ -129,6 +130,17 @@ func (s *Socket) Send(p *Packet) error {
 // Disconnect sends `0::`, then closes the socket; Handler.Disconnect gets
 // "server namespace disconnect".
 func (s *Socket) Disconnect() { s.closeGraceful(reasonServerDisconnect) }
+
+// Drop ends the socket without `0::`, which a 0.9 client takes as final ("booted"): a
+// waiting poll is told the session is unknown with the advice to reconnect, a WebSocket is
+// closed, and the client reconnects by itself. For a refusal that is not final. Handler.Disconnect
+// gets "forced close".
+func (s *Socket) Drop() {
+	s.mu.Lock()
+	fire := s.finishLocked(reasonDropped, rawNotHandshaken)
+	s.mu.Unlock()
+	s.afterFinish(fire)
+}
 
 // enqueueLocked appends a packet within the queue limit and makes the
 // transport write it; false when the limit is reached.

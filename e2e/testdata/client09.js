@@ -1,5 +1,5 @@
 // The original pushinator's client flow with the real socket.io-client 0.9.16, in Node.
-// Argument (JSON): {url, transport, userId, hash, ack}. Prints JSON lines: connect, auth-ack,
+// Argument (JSON): {url, transport, userId, hash, ack, reconnect}. Prints JSON lines: connect, auth-ack,
 // message (the raw data the 0.9 client hands to on('message')), event, disconnect.
 const io = require("socket.io-client-v09");
 const spec = JSON.parse(process.argv[2]);
@@ -8,7 +8,7 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 // the global list is what a socket starts from.
 if (spec.transport) io.transports = [spec.transport];
 
-var socket = io.connect(spec.url, { "force new connection": true, reconnect: false });
+var socket = io.connect(spec.url, { "force new connection": true, reconnect: !!spec.reconnect, "reconnection delay": 100 });
 socket.on("connect", function () {
   out({ type: "connect", transport: socket.socket.transport.name });
   if (spec.ack) socket.emit("auth", spec.userId, spec.hash, function (res) { out({ type: "auth-ack", res: res }); });
