@@ -272,13 +272,14 @@ func (c *conn) event(name string, args []json.RawMessage, ack func(args ...any) 
 		hash = args[1]
 	}
 	if err := c.authenticate(userID, hash); err != nil {
-		if !errors.Is(err, errUnavailable) {
+		unavailable := errors.Is(err, errUnavailable) // not the client's fault: it may come back
+		if !unavailable {
 			time.Sleep(failureDelay)
 		}
 		if ack != nil {
 			ack(map[string]any{"ok": false, "error": err.Error()})
 		}
-		if errors.Is(err, errUnavailable) {
+		if unavailable {
 			c.s.drop() // the client reconnects by itself and sends auth again
 		} else {
 			c.s.disconnect()

@@ -225,15 +225,10 @@ func (s *Socket) EmitWithAck(event string, reply func(args []json.RawMessage, er
 // official server's socket.disconnect(true). Handler.Disconnect follows with
 // the reason "server namespace disconnect". It may be called at any time.
 func (s *Socket) Disconnect() {
-	s.mu.Lock()
-	if s.closing || s.state == stateClosed {
-		s.mu.Unlock()
+	connected, ok := s.startClosing("server namespace disconnect")
+	if !ok {
 		return
 	}
-	s.closing = true
-	s.reason = "server namespace disconnect"
-	connected := s.state == stateConnected
-	s.mu.Unlock()
 	if connected {
 		s.sendPacket(disconnectPacket()) // the session may be gone; Close handles that
 	}
@@ -246,14 +241,22 @@ func (s *Socket) Disconnect() {
 // later"). Handler.Disconnect follows, with the reason "forced close", if the socket was
 // connected; called from Handler.Connect, the socket is neither answered nor connected.
 func (s *Socket) Drop() {
-	s.mu.Lock()
-	if s.closing || s.state == stateClosed {
-		s.mu.Unlock()
-		return
+	if _, ok := s.startClosing(""); ok {
+		s.t.Close()
 	}
-	s.closing = true
-	s.mu.Unlock()
-	s.t.Close()
+}
+
+// startClosing marks the socket closing, with the reason Handler.Disconnect will get ("":
+// the Engine.IO session's own), unless it is closing or closed already (ok false). connected
+// says whether the socket was connected.
+func (s *Socket) startClosing(reason string) (connected, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.state == stateClosed {
+		return false, false
+	}
+	s.closing, s.reason = true, reason
+	return s.state == stateConnected, true
 }
 
 // connectTimedOut closes a session that has no connected socket in time.
@@ -422,17 +425,9 @@ func (s *Socket) onClientDisconnect() *Socket {
 // server does ("parse error").
 func (s *Socket) fail(err error) {
 	s.srv.log.Debug("socketio: closing session after invalid packet", "sid", s.t.ID(), "err", err)
-	s.mu.Lock()
-	if s.closing || s.state == stateClosed {
-		s.mu.Unlock()
-		return
+	if _, ok := s.startClosing("parse error"); ok {
+		s.t.Close()
 	}
-	s.closing = true
-	if s.reason == "" {
-		s.reason = "parse error"
-	}
-	s.mu.Unlock()
-	s.t.Close()
 }
 
 // onClose handles the end of the Engine.IO session; called once, last.
