@@ -222,9 +222,22 @@ func (n *Node) resync(ctx context.Context) error {
 	n.mu.RUnlock()
 	cctx, cancel := context.WithTimeout(ctx, 4*callTimeout)
 	defer cancel()
+	// Each user's sessions here are replayed what the log holds past the lowest last message
+	// one of them got; the presence script unmarks those entries as kept, since they reach a
+	// session now (they were kept if the subscription's loss made the sessions look gone).
+	froms := make(map[string]uint64, len(bindings))
+	for id, list := range bindings {
+		from := ^uint64(0)
+		for _, b := range list {
+			b.mu.Lock()
+			from = min(from, b.last)
+			b.mu.Unlock()
+		}
+		froms[id] = from
+	}
 	args := []any{n.opts.Prefix, n.now(), n.opts.NodeID, n.maxSeq.Load(), seqGap}
 	for id, c := range counts {
-		args = append(args, id, c)
+		args = append(args, id, c, froms[id])
 	}
 	if err := presenceScript.Run(cctx, n.rdb, nil, args...).Err(); err != nil {
 		return err
@@ -235,12 +248,7 @@ func (n *Node) resync(ctx context.Context) error {
 	}
 	replayed := 0
 	for id, list := range bindings {
-		from := ^uint64(0)
-		for _, b := range list {
-			b.mu.Lock()
-			from = min(from, b.last)
-			b.mu.Unlock()
-		}
+		from := froms[id]
 		entries, err := n.rdb.ZRangeByScore(cctx, n.key("u:"+id+":log"), &redis.ZRangeBy{Min: "(" + uitoa(from), Max: "+inf"}).Result()
 		if err != nil {
 			return err

@@ -21,10 +21,14 @@
 //     backoff, logs once per change of state, and when Redis is back it re-counts its sessions
 //     there and replays to them what was logged meanwhile.
 //
+// A node that dies without releasing its sessions (kill -9) loses its subscription at once:
+// from then on a send to a user whose sessions were all there is kept for the user's next
+// authentication and reported buffered; the node's session counts are forgotten when its
+// heartbeat expires (3 s).
+//
 // Limits: the scripts compute key names, so Redis must be a single server (or a primary with
-// replicas), not Redis Cluster. A session counted on a node that died stops counting once the
-// node's heartbeat expires (3 s); until then a send to it is reported delivered and logged
-// for recovery rather than kept for the next authentication.
+// replicas), not Redis Cluster. A message published to a node just before it died, and not yet
+// written to its clients, reaches them only through recovery (socket.io-client >= 4.6).
 package redisengine
 
 import (
@@ -127,6 +131,8 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond,
 		// No RESP3 client-side caching or maintenance notifications: plain commands only.
 		Protocol: 2,
+		// Named so that an operator's CLIENT LIST tells which node each connection is.
+		ClientName: "pushinator-" + opts.NodeID,
 	})
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()

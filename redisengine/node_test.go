@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pushinator/pushinator/internal/redistest"
 	"github.com/pushinator/pushinator/push"
@@ -204,6 +207,122 @@ func TestResumeOnAnotherNodeAfterItsNodeDied(t *testing.T) {
 	if _, err := a.Resume("unknown", "", "", &fakeSession{}); !errors.Is(err, push.ErrCannotRecover) {
 		t.Fatalf("unknown pid: %v", err)
 	}
+}
+
+// subscribers is how many connections listen on node's channel.
+func subscribers(t *testing.T, rdb *redis.Client, node *Node) int64 {
+	t.Helper()
+	ch := node.key("node:" + node.ID())
+	r, err := rdb.PubSubNumSub(context.Background(), ch).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r[ch]
+}
+
+// TestSendToADeadNodesSessionIsKept: a node killed without releasing its sessions keeps its
+// heartbeat for up to 3 s, but its subscription ends at once. A send meanwhile to a user whose
+// only session was there is reported buffered and kept, and a fresh session of the user (a
+// client without recovery reconnecting elsewhere) gets it; a broadcast is still logged for
+// the dead session's recovery.
+func TestSendToADeadNodesSessionIsKept(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	a, _ := startNode(t, addr, prefix, nil)
+	b, stopB := startNode(t, addr, prefix, nil)
+	a.Register("9", "h")
+	s := &fakeSession{}
+	if _, err := b.Authenticate("9", "h", s, "pid-9"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := a.Send([]string{"9"}, "message", msg("m1")); err != nil || res.Delivered != 1 {
+		t.Fatalf("send to a live session on b: %+v, %v", res, err)
+	}
+	s.waitMessages(t, "m1")
+	offset := uitoa(s.seqs[0])
+	beat := b.key("node:" + b.ID())
+	figures := rdb.Get(context.Background(), beat).Val()
+	stopB() // gone without releasing its session (as after kill -9)
+	// Its heartbeat stays, as a killed node's does until it expires (a stopped node deletes it).
+	if err := rdb.Set(context.Background(), beat, figures, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b's subscription to end", func() bool { return subscribers(t, rdb, b) == 0 })
+	if res, err := a.Send([]string{"9"}, "message", msg("m2")); err != nil || res.Delivered != 0 || res.Buffered != 1 {
+		t.Fatalf("send to the dead node's session: %+v, %v, want buffered", res, err)
+	}
+	if _, err := a.Broadcast("message", msg("b1")); err != nil {
+		t.Fatal(err)
+	}
+	fresh := &fakeSession{}
+	if _, err := a.Authenticate("9", "h", fresh, ""); err != nil {
+		t.Fatal(err)
+	}
+	fresh.waitMessages(t, "m2")
+	// The dead session's client, back with recovery, gets the send and the broadcast.
+	resumed := &fakeSession{}
+	if _, err := a.Resume("pid-9", offset, "9", resumed); err != nil {
+		t.Fatal(err)
+	}
+	resumed.waitMessages(t, "m2", "b1")
+}
+
+// TestSubscriptionLossThenReplay: a live node whose subscription drops has its sessions'
+// messages kept meanwhile; when it subscribes again it replays them to those sessions, and
+// they stop being kept, so that the user's next session does not get them a second time.
+func TestSubscriptionLossThenReplay(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	a, _ := startNode(t, addr, prefix, nil)
+	b, _ := startNode(t, addr, prefix, nil)
+	a.Register("7", "h")
+	s := &fakeSession{}
+	if _, err := b.Authenticate("7", "h", s, ""); err != nil {
+		t.Fatal(err)
+	}
+	a.Send([]string{"7"}, "message", msg("m1"))
+	s.waitMessages(t, "m1")
+	// Cut b's subscription connection (named after the node) until a send falls in the gap
+	// before b subscribes again.
+	for attempt := 0; ; attempt++ {
+		if attempt == 20 {
+			t.Fatal("no send fell between the cut of b's subscription and its return")
+		}
+		clients, err := rdb.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(clients, "\n") {
+			if strings.Contains(line, " name=pushinator-"+b.ID()+" ") && !strings.Contains(line, " sub=0 ") {
+				id := strings.TrimPrefix(strings.Fields(line)[0], "id=")
+				rdb.Do(ctx, "CLIENT", "KILL", "ID", id)
+			}
+		}
+		waitFor(t, "b's subscription to end", func() bool { return subscribers(t, rdb, b) == 0 })
+		res, err := a.Send([]string{"7"}, "message", msg("m2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Buffered == 1 {
+			break
+		}
+		s.waitMessages(t, "m1", "m2") // b was back already: delivered live; try again
+		s.mu.Lock()
+		s.got = s.got[:1]
+		s.mu.Unlock()
+	}
+	s.waitMessages(t, "m1", "m2") // replayed after b subscribed again
+	next := &fakeSession{}
+	if _, err := a.Authenticate("7", "h", next, ""); err != nil {
+		t.Fatal(err)
+	}
+	a.Send([]string{"7"}, "message", msg("m3"))
+	next.waitMessages(t, "m3")
 }
 
 // A userId ending in ":log", ":kept" or ":nodes" would name another user's key (user "8:log"

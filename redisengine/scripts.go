@@ -29,23 +29,40 @@ local p = ARGV[1]
 local now = tonumber(ARGV[2])
 local function ukey(id) return p .. 'u:' .. id end
 
--- live counts the user's sessions on nodes whose heartbeat is alive, and forgets the counts of
--- dead nodes (killed without releasing their sessions).
+-- live counts the user's sessions on nodes that are alive: their heartbeat is there and they
+-- are subscribed to their channel. A node killed without releasing its sessions loses its
+-- subscription at once (Redis sees the connection close) but keeps its heartbeat for up to 3 s:
+-- its sessions are "held" meanwhile, not live, so that a send to them is kept for the user's
+-- next authentication instead of being reported delivered to nobody. The counts of nodes whose
+-- heartbeat is gone are forgotten. Returns live count, the live nodes, the held count.
+local subscribed = {}
+local function listening(node)
+  local s = subscribed[node]
+  if s == nil then
+    s = redis.call('PUBSUB', 'NUMSUB', p .. 'node:' .. node)[2] > 0
+    subscribed[node] = s
+  end
+  return s
+end
 local function live(uk, id)
   local nodesk = uk .. ':nodes'
   local h = redis.call('HGETALL', nodesk)
-  local n, nodes = 0, {}
+  local n, held, nodes = 0, 0, {}
   for i = 1, #h, 2 do
     local c = tonumber(h[i + 1])
     if c > 0 and redis.call('EXISTS', p .. 'node:' .. h[i]) == 1 then
-      n = n + c
-      nodes[#nodes + 1] = h[i]
+      if listening(h[i]) then
+        n = n + c
+        nodes[#nodes + 1] = h[i]
+      else
+        held = held + c
+      end
     else
       redis.call('HDEL', nodesk, h[i])
     end
   end
-  if n == 0 then redis.call('SREM', p .. 'online', id) end
-  return n, nodes
+  if n + held == 0 then redis.call('SREM', p .. 'online', id) end
+  return n, nodes, held
 end
 
 -- prune drops the oldest log entries while over the count or byte bound, and entries too old:
@@ -135,8 +152,8 @@ end
 return {delivered, buffered, seq, unknown}
 `)
 
-// broadcastScript logs one message for every user with a live session (for recovery; users
-// with none do not keep a broadcast) and publishes it once to every node.
+// broadcastScript logs one message for every user with a live or held session (for recovery;
+// users with none do not keep a broadcast) and publishes it once to every node.
 // ARGV: p, now, event, data, size, maxBytes, ttl, rec. Returns {delivered, seq}.
 var broadcastScript = redis.NewScript(prelude + `
 local event, data = ARGV[3], ARGV[4]
@@ -149,9 +166,9 @@ for _, id in ipairs(redis.call('SMEMBERS', p .. 'online')) do
   if redis.call('HEXISTS', uk, 'hash') == 0 then
     redis.call('SREM', p .. 'online', id)
   else
-    local n = live(uk, id)
-    if n > 0 then
-      total = total + n
+    local n, _, held = live(uk, id)
+    total = total + n
+    if n + held > 0 then
       if size > 0 then
         redis.call('ZADD', uk .. ':log', seq, member)
         redis.call('HINCRBY', uk, 'bytes', #data)
@@ -306,16 +323,20 @@ return n
 // presenceScript re-counts this node's sessions after Redis came back (it may have restarted
 // and lost them) and keeps the sequence from going back below what the node has seen, so that
 // numbers stay increasing for the sessions and clients holding offsets.
-// ARGV: p, now, node, maxSeq, gap, then pairs of (userId, count).
+// Messages after each user's replay point stop being kept: the node replays them to the
+// user's sessions.
+// ARGV: p, now, node, maxSeq, gap, then triples of (userId, count, replay point).
 var presenceScript = redis.NewScript(prelude + `
 local node = ARGV[3]
 local maxSeq, gap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local cur = tonumber(redis.call('GET', p .. 'seq') or '0')
 if cur < maxSeq then redis.call('SET', p .. 'seq', maxSeq + gap) end
-for i = 6, #ARGV, 2 do
+for i = 6, #ARGV, 3 do
   local uk = ukey(ARGV[i])
   redis.call('HSET', uk .. ':nodes', node, ARGV[i + 1])
   redis.call('SADD', p .. 'online', ARGV[i])
+  local n = redis.call('ZREMRANGEBYSCORE', uk .. ':kept', '(' .. ARGV[i + 2], '+inf')
+  if n > 0 then redis.call('HINCRBY', p .. 'stats', 'kept', -n) end
 end
 return 1
 `)
