@@ -249,3 +249,36 @@ func TestBodyFraming(t *testing.T) {
 		})
 	}
 }
+
+// recordingSession keeps the data of what it is delivered.
+type recordingSession struct{ got []string }
+
+func (s *recordingSession) Deliver(m *push.Message) error {
+	s.got = append(s.got, string(m.Data))
+	return nil
+}
+func (s *recordingSession) Disconnect(string) {}
+
+// A number beyond a float64 reaches clients as null, as the original's JavaScript sent the
+// Infinity it parsed: a client with a strict decoder (Go's) would refuse the whole packet.
+func TestSendOverflowingNumbers(t *testing.T) {
+	srv, hub := newTestServer(t, Options{})
+	call(t, srv, "POST", "/user/register", `{"userId":5,"hash":"h"}`)
+	s := &recordingSession{}
+	if _, err := hub.Authenticate("5", "h", s, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"userId":5,"message":{"n":1e400,"m":[-2E+999,1e308,1e-400],"s":"1e400"}}`,
+		`{"userId":5,"message":1e999}`,
+		`{"messages":[{"userId":5,"message":[1e400]}]}`,
+	} {
+		if status, out := call(t, srv, "POST", "/user/send", body); status != 200 || out["delivered"] != float64(1) {
+			t.Fatalf("send %s: %d %v", body, status, out)
+		}
+	}
+	want := []string{`{"n":null,"m":[null,1e308,1e-400],"s":"1e400"}`, `null`, `[null]`}
+	if strings.Join(s.got, " ") != strings.Join(want, " ") {
+		t.Fatalf("delivered %q, want %q", s.got, want)
+	}
+}

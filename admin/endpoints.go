@@ -357,12 +357,13 @@ func userIDField(raw json.RawMessage, missing string) (string, error) {
 }
 
 // messageField reads a message member (nil when absent, checked by decodeBody): any JSON
-// value but null, kept as sent but for insignificant whitespace.
+// value but null, kept as sent but for insignificant whitespace and numbers beyond a
+// float64 (written null, as the original's JavaScript did).
 func messageField(raw json.RawMessage, missing string) (json.RawMessage, error) {
 	if raw == nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil, errorf(http.StatusBadRequest, missing)
 	}
-	return jsontext.Compact(raw), nil
+	return jsontext.Finite(jsontext.Compact(raw)), nil
 }
 
 // eventField reads the optional event member ("message" when absent).

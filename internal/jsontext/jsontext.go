@@ -10,6 +10,8 @@ package jsontext
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"strconv"
 )
 
 // Elements calls fn with each element of an array, in order, and stops at fn's first error.
@@ -95,6 +97,46 @@ func Compact(v []byte) []byte {
 	var b bytes.Buffer
 	json.Compact(&b, v) // valid JSON: it cannot fail
 	return b.Bytes()
+}
+
+// Finite returns v with each number too large for a 64-bit float (1e400) written as null,
+// which is what JavaScript's JSON.stringify writes for the Infinity that JSON.parse makes of
+// it (the original server sent that), and what clients with strict decoders can read: Go's
+// encoding/json refuses the whole packet. v itself is returned when it has no such number,
+// which is always the case but for hostile or mistaken input.
+func Finite(v []byte) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '"' {
+			i = stringEnd(v, i) - 1
+			continue
+		}
+		if c != '-' && (c < '0' || c > '9') {
+			continue
+		}
+		end := valueEnd(v, i)
+		if overflows(v[i:end]) {
+			out = append(append(out, v[last:i]...), "null"...)
+			last = end
+		}
+		i = end - 1
+	}
+	if out == nil {
+		return v
+	}
+	return append(out, v[last:]...)
+}
+
+// overflows reports whether a JSON number is beyond a float64's range. Only one with an
+// exponent or more than 308 digits can be.
+func overflows(num []byte) bool {
+	if len(num) <= 308 && bytes.IndexAny(num, "eE") < 0 {
+		return false
+	}
+	f, err := strconv.ParseFloat(string(num), 64)
+	return err != nil && math.IsInf(f, 0)
 }
 
 // valueEnd returns the index just past the value that starts at v[i].

@@ -3,6 +3,7 @@ package jsontext
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -14,6 +15,7 @@ func FuzzWalk(f *testing.F) {
 		`[ { "userId" : 1 , "message" : { "a" : [ 1 , "x\"]}" ] } } ]`,
 		`{"user\u0049d":1,"message":"a b","userId":2}`, `[null,{}]`, `[1]`, `[]`, `{"a":1}`, `null`,
 		`"x y"`, `{"\xd2":0}`, `{"`, `["\`, `[{"userId":"\ud800","message":"\u2028 a\\"}]`, " \t[1 ,2]\n",
+		`{"a":1e400,"b":[-1E+999, 2e-999],"1e400":"1e400"}`, `-1e309`,
 	} {
 		f.Add(s)
 	}
@@ -43,7 +45,37 @@ func FuzzWalk(f *testing.F) {
 		if c := Compact(v); !bytes.Equal(c, want.Bytes()) {
 			t.Fatalf("Compact(%s) = %s, want %s", v, c, want.Bytes())
 		}
+		// Finite: what encoding/json can decode it leaves alone; anything else it makes so.
+		var value any
+		decodes := json.Unmarshal(v, &value) == nil
+		fin := Finite(v)
+		if decodes && !bytes.Equal(fin, v) {
+			t.Fatalf("Finite(%s) = %s, want it unchanged", v, fin)
+		}
+		if err := json.Unmarshal(fin, &value); err != nil {
+			t.Fatalf("Finite(%s) = %s: %v", v, fin, err)
+		}
 	})
+}
+
+func TestFinite(t *testing.T) {
+	for in, want := range map[string]string{
+		`1e400`:                              `null`,
+		`[1e308,-1e309,1.5e-400,12]`:         `[1e308,null,1.5e-400,12]`,
+		`{"n":1E+400,"s":"1e400"}`:           `{"n":null,"s":"1e400"}`,
+		`{"a":[{"b":-9e999}]}`:               `{"a":[{"b":null}]}`,
+		`"\"1e400"`:                          `"\"1e400"`,
+		`[` + strings.Repeat("9", 309) + `]`: `[null]`,
+		`[` + strings.Repeat("9", 308) + `]`: `[` + strings.Repeat("9", 308) + `]`,
+	} {
+		if got := Finite([]byte(in)); string(got) != want {
+			t.Errorf("Finite(%s) = %s, want %s", in, got, want)
+		}
+	}
+	plain := []byte(`{"a":[1,2.5,-3e10],"b":"x"}`)
+	if got := Finite(plain); &got[0] != &plain[0] {
+		t.Error("Finite copied text that needed no change")
+	}
 }
 
 func TestCompactCopies(t *testing.T) {
