@@ -247,7 +247,7 @@ func engineOptions(cfg *config.Config, log *slog.Logger) engineio.Options {
 	o := engineio.Options{
 		Path: c.Path, PingInterval: c.PingInterval, PingTimeout: c.PingTimeout,
 		MaxPayload: c.MaxPayload, AllowEIO3: c.AllowEIO3, CORSOrigins: c.CORSOrigins,
-		QueueLimit: cfg.Delivery.QueueSize, WriteTimeout: cfg.Delivery.WriteTimeout, Logger: log,
+		QueueLimit: cfg.Delivery.SessionQueueLimit(), WriteTimeout: cfg.Delivery.WriteTimeout, Logger: log,
 	}
 	// The configured order is the operator's preference: polling sessions are offered the
 	// upgrade to WebSocket only when WebSocket comes first.

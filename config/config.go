@@ -104,6 +104,15 @@ type Delivery struct {
 	WriteTimeout   time.Duration // delivery.writeTimeout: deadline of every write to a client
 }
 
+// SessionQueueLimit is how many packets may wait for one session before it is cut as a slow
+// client: queueSize, plus room for what a session is replayed when it authenticates or
+// recovers (at most bufferSize messages, all queued at once). Without that room, a client
+// busy for a moment after connecting was cut in the middle of its replay, and a client without
+// recovery lost what was queued; one with recovery came back to the same replay, again and again.
+func (d Delivery) SessionQueueLimit() int {
+	return int(min(int64(d.QueueSize)+int64(d.BufferSize), math.MaxInt32))
+}
+
 // Storage is the state file of the memory engine.
 type Storage struct {
 	Path string // storage.path; "" = memory only

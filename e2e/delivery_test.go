@@ -199,3 +199,46 @@ func processExitCode(err error) int {
 	}
 	return 0
 }
+
+// TestReplayBeyondTheQueue: a client busy for a moment after connecting (an application still
+// starting up) is replayed more kept messages than delivery.queueSize, more than the socket
+// buffers hold: it gets them all, once and in order, on its first connection. The replay does
+// not make it a slow client (it was cut, and a client without recovery lost what was queued).
+func TestReplayBeyondTheQueue(t *testing.T) {
+	const n = 300
+	pad := strings.Repeat("x", 64<<10)
+	for _, tc := range []struct {
+		name string
+		spec clientSpec
+	}{
+		{"socket.io-client 2.x, auth event", clientSpec{Lib: "v2", Auth: []any{5, "h"},
+			Opts: map[string]any{"transports": []string{"websocket"}}}},
+		{"socket.io-client 4.x, handshake auth", clientSpec{
+			Opts: map[string]any{"transports": []string{"websocket"}, "auth": map[string]any{"userId": 5, "hash": "h"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, "", fmt.Sprintf("delivery: { queueSize: 16, bufferSize: %d, bufferBytes: 100000000 },", n))
+			s.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+			for i := range n {
+				if out := s.mustAdmin("/user/send", fmt.Sprintf(`{"userId":5,"message":{"n":%d,"pad":%q}}`, i, pad)); out["buffered"] != float64(1) {
+					t.Fatalf("send %d: %v, want buffered", i, out)
+				}
+			}
+			spec := tc.spec
+			spec.URL, spec.BlockMs = s.clientURL, 1500
+			c := startClient(t, "busy at start", spec)
+			waitFor(t, 60*time.Second, fmt.Sprintf("%d kept messages", n), func() bool {
+				return len(c.messages()) >= n || c.count("disconnect") > 0
+			})
+			got := c.messages()
+			for i, m := range got {
+				if obj, _ := m.(map[string]any); i >= n || obj["n"] != float64(i) {
+					t.Fatalf("message %d of %d is number %v (connects %d, disconnects %d)", i, len(got), obj["n"], c.count("connect"), c.count("disconnect"))
+				}
+			}
+			if len(got) != n || c.count("connect") != 1 || c.count("disconnect") != 0 {
+				t.Fatalf("got %d of %d messages, %d connects, %d disconnects", len(got), n, c.count("connect"), c.count("disconnect"))
+			}
+		})
+	}
+}

@@ -239,6 +239,8 @@ type clientSpec struct {
 	Opts map[string]any `json:"opts,omitempty"`
 	Auth []any          `json:"auth,omitempty"`
 	Ack  bool           `json:"ack,omitempty"`
+	// BlockMs keeps the client's event loop busy that long after its first connect.
+	BlockMs int `json:"blockMs,omitempty"`
 }
 
 func startClient(t *testing.T, name string, spec clientSpec) *client {

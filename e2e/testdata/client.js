@@ -1,5 +1,8 @@
 // A scriptable socket.io client for the end-to-end tests. It takes one JSON argument:
-//   {lib: "v4"|"v3"|"v2", url, opts: {...io options}, auth: [userId, hash] | null, ack: bool}
+//   {lib: "v4"|"v3"|"v2", url, opts: {...io options}, auth: [userId, hash] | null, ack: bool,
+//    blockMs: n}
+// blockMs keeps the event loop busy for n ms after the first connect: an application still
+// starting up, which reads nothing meanwhile.
 // and prints one JSON line per thing that happens (connect, auth-ack, event, disconnect,
 // connect_error, reconnect...). It reads JSON commands on stdin:
 //   {"cmd":"emit","event":"x","args":[...],"ack":true}  {"cmd":"disconnect"}  {"cmd":"connect"}
@@ -17,6 +20,7 @@ if (spec.lib === "v2" && opts.transports === undefined) opts.transports = ["poll
 const socket = io.connect(spec.url, opts);
 const engine = () => (socket.io && socket.io.engine) || (socket.io && socket.io.engine);
 
+let connects = 0;
 socket.on("connect", () => {
   const transport = engine() && engine().transport ? engine().transport.name : "";
   out({ type: "connect", id: socket.id, recovered: !!socket.recovered, transport });
@@ -24,6 +28,10 @@ socket.on("connect", () => {
     const args = ["auth", spec.auth[0], spec.auth[1]];
     if (spec.ack) args.push((res) => out({ type: "auth-ack", res }));
     socket.emit(...args);
+  }
+  if (++connects === 1 && spec.blockMs) {
+    const until = Date.now() + spec.blockMs;
+    while (Date.now() < until);
   }
 });
 socket.on("connect_error", (err) => out({ type: "connect_error", message: err && err.message, data: err && err.data }));
