@@ -195,8 +195,6 @@ func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
 			if i > 0 {
 				b = startServer(t, "", redisEngine(addr, prefix)) // a fresh node B to stop
 			}
-			_, st := b.getJSON("/stats")
-			channel := fmt.Sprintf("%snode:%v", prefix, st["node"])
 			proxy := startProxy(t, strings.TrimPrefix(b.clientURL, "http://"), 0)
 			a.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
 			c := startClient(t, "client", clientSpec{Lib: tc.lib, URL: proxy.url(), Auth: []any{5, "h"}, Ack: true,
@@ -207,6 +205,7 @@ func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
 			waitFor(t, 5*time.Second, "the first message", func() bool { return len(c.messages()) == 1 })
 
 			proxy.switchTo(strings.TrimPrefix(a.clientURL, "http://"))
+			idB := nodeID(b)
 			if tc.graceful {
 				b.stop()
 			} else {
@@ -214,9 +213,7 @@ func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
 				<-b.exited
 				// What was published to B before Redis saw its connection close is lost with
 				// B's process (recovery brings it back); the test sends after that.
-				waitFor(t, 5*time.Second, "Redis to see node B gone", func() bool {
-					return rdb.PubSubNumSub(context.Background(), channel).Val()[channel] == 0
-				})
+				waitFor(t, 5*time.Second, "Redis to see node B gone", func() bool { return !listening(rdb, prefix, idB) })
 			}
 			for i := range 5 {
 				m := fmt.Sprintf("meanwhile %d", i)
@@ -240,6 +237,19 @@ func TestClusterRecoveryAfterNodeKilled(t *testing.T) {
 			c.waitEvent("disconnect", 5*time.Second)
 		})
 	}
+}
+
+// listening reports whether node is subscribed to its channel in Redis: what the other nodes
+// go by to count its sessions as live.
+func listening(rdb *redis.Client, prefix, node string) bool {
+	channel := prefix + "node:" + node
+	return rdb.PubSubNumSub(context.Background(), channel).Val()[channel] > 0
+}
+
+// nodeID is the cluster name of node s (its /stats say it).
+func nodeID(s *server) string {
+	_, st := s.getJSON("/stats")
+	return fmt.Sprint(st["node"])
 }
 
 // redisServer is a redis-server of this test only, on its own port, without persistence.
@@ -327,8 +337,12 @@ func TestClusterRedisRestart(t *testing.T) {
 		status, _ := a.admin("/user/register", `{"userId":5,"hash":"h"}`)
 		return status == 200
 	})
-	// Node B counts its session in the new Redis again (with its heartbeat).
+	// Node B counts its session in the new Redis again (with its heartbeat), and listens
+	// again; until then a send is kept and replayed to the session when it does.
 	a.waitClusterSessions(1)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.addr()})
+	defer rdb.Close()
+	waitFor(t, 10*time.Second, "node B to subscribe again", func() bool { return listening(rdb, "restart:", nodeID(b)) })
 	if out := a.mustAdmin("/user/send", `{"userId":5,"message":"after"}`); out["delivered"] != float64(1) {
 		t.Fatalf("send after Redis came back: %v", out)
 	}

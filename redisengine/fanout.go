@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,6 +19,7 @@ import (
 type wireMessage struct {
 	Seq   uint64          `json:"seq"`
 	Users []string        `json:"users"`
+	Alone []string        `json:"alone"` // of Users, those with live sessions on this node only
 	All   bool            `json:"all"`
 	Event string          `json:"event"`
 	Data  json.RawMessage `json:"data"`
@@ -128,6 +130,33 @@ func (n *Node) dispatch(payload []byte) {
 	// message: the next message stays behind it.
 	delivered := fanout.Sum(bindings, m, deliverTo)
 	n.counters.delivered.Add(uint64(delivered))
+	if len(w.Alone) > 0 {
+		n.keepUntaken(m, w.Alone)
+	}
+}
+
+// keepUntaken marks m kept for those of users (whose sessions were all on this node when it
+// was sent) that no session here took: they closed in the meantime (an application's
+// disconnect, a slow client cut, a dropped connection), and the user's next authentication
+// gets it, as when a send finds no session at all.
+func (n *Node) keepUntaken(m *push.Message, users []string) {
+	var untaken []any
+	n.mu.RLock()
+	for _, id := range users {
+		if !slices.ContainsFunc(n.users[id], (*binding).open) {
+			untaken = append(untaken, id)
+		}
+	}
+	n.mu.RUnlock()
+	if len(untaken) == 0 {
+		return
+	}
+	ctx, cancel := n.callCtx()
+	defer cancel()
+	args := append([]any{n.opts.Prefix, n.now(), m.Seq}, untaken...)
+	if err := keepScript.Run(ctx, n.rdb, nil, args...).Err(); err != nil {
+		n.log.Warn("a message whose sessions closed before it reached them could not be kept", "seq", m.Seq, "err", err)
+	}
 }
 
 // deliverTo hands m to one binding and counts it if the session took it.

@@ -52,11 +52,15 @@ type fakeSession struct {
 	got    []string
 	seqs   []uint64
 	closed string
+	refuse bool // Deliver fails, as for a session that is closing
 }
 
 func (s *fakeSession) Deliver(m *push.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.refuse {
+		return errors.New("session closed")
+	}
 	var v string
 	json.Unmarshal(m.Data, &v)
 	s.got = append(s.got, v)
@@ -323,6 +327,52 @@ func TestSubscriptionLossThenReplay(t *testing.T) {
 	}
 	a.Send([]string{"7"}, "message", msg("m3"))
 	next.waitMessages(t, "m3")
+}
+
+// TestSendToASessionClosingMeanwhileIsKept: a session that closes between a send (which
+// counted it) and the message's arrival on its node does not take it; its user had no other
+// session, so the message is kept for the next authentication, as the memory engine keeps a
+// message no session took. A user with a session elsewhere that got it keeps nothing.
+func TestSendToASessionClosingMeanwhileIsKept(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
+	a, _ := startNode(t, addr, prefix, nil)
+	b, _ := startNode(t, addr, prefix, nil)
+	a.Register("6", "h")
+	a.Register("7", "h")
+	closing := &fakeSession{}
+	if _, err := b.Authenticate("6", "h", closing, ""); err != nil {
+		t.Fatal(err)
+	}
+	onB, onA := &fakeSession{}, &fakeSession{}
+	if _, err := b.Authenticate("7", "h", onB, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate("7", "h", onA, ""); err != nil {
+		t.Fatal(err)
+	}
+	closing.mu.Lock()
+	closing.refuse = true
+	closing.mu.Unlock()
+	onB.mu.Lock()
+	onB.refuse = true
+	onB.mu.Unlock()
+	if res, err := a.Send([]string{"6", "7"}, "message", msg("m1")); err != nil || res.Delivered != 3 {
+		t.Fatalf("send: %+v, %v; want the three sessions counted", res, err)
+	}
+	onA.waitMessages(t, "m1")
+	next := &fakeSession{}
+	waitFor(t, "m1 kept for user 6", func() bool {
+		n, _ := a.rdb.ZCard(context.Background(), a.key("u:6:kept")).Result()
+		return n == 1
+	})
+	if _, err := a.Authenticate("6", "h", next, ""); err != nil {
+		t.Fatal(err)
+	}
+	next.waitMessages(t, "m1")
+	if n, _ := a.rdb.ZCard(context.Background(), a.key("u:7:kept")).Result(); n != 0 {
+		t.Fatalf("user 7, whose session on a got m1, has %d kept", n)
+	}
 }
 
 // A userId ending in ":log", ":kept" or ":nodes" would name another user's key (user "8:log"

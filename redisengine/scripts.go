@@ -107,7 +107,8 @@ end
 
 // sendScript appends one message to each user's log with its sequence number (one INCR for
 // the whole send), marks it kept for users with no live session, and publishes it once per
-// node holding sessions of the recipients, with the list of those users.
+// node holding sessions of the recipients, with the list of those users and of those whose
+// sessions are all on that node ("alone": if none of them takes it, nobody got it).
 // ARGV: p, now, event, data, size, maxBytes, ttl, rec, userIds...
 // Returns {delivered, buffered, seq, {unknown ids}}.
 var sendScript = redis.NewScript(prelude + `
@@ -115,7 +116,7 @@ local event, data = ARGV[3], ARGV[4]
 local size, maxBytes, ttl, rec = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local seq = redis.call('INCR', p .. 'seq')
 local member = ARGV[2] .. ':' .. #data .. ':' .. entry(seq, event, data)
-local delivered, buffered, unknown, pernode = 0, 0, {}, {}
+local delivered, buffered, unknown, pernode, alone = 0, 0, {}, {}, {}
 for i = 9, #ARGV do
   local id = ARGV[i]
   local uk = ukey(id)
@@ -125,8 +126,12 @@ for i = 9, #ARGV do
     local n, nodes = live(uk, id)
     for _, node in ipairs(nodes) do
       local l = pernode[node]
-      if not l then l = {}; pernode[node] = l end
+      if not l then l = {}; pernode[node] = l; alone[node] = {} end
       l[#l + 1] = id
+    end
+    if #nodes == 1 then
+      local a = alone[nodes[1]]
+      a[#a + 1] = id
     end
     if size > 0 then
       redis.call('ZADD', uk .. ':log', seq, member)
@@ -146,10 +151,28 @@ for i = 9, #ARGV do
   end
 end
 for node, ids in pairs(pernode) do
+  local a = '[]'
+  if #alone[node] > 0 then a = cjson.encode(alone[node]) end
   redis.call('PUBLISH', p .. 'node:' .. node,
-    '{"seq":' .. seq .. ',"users":' .. cjson.encode(ids) .. ',"event":' .. cjson.encode(event) .. ',"data":' .. data .. '}')
+    '{"seq":' .. seq .. ',"users":' .. cjson.encode(ids) .. ',"alone":' .. a .. ',"event":' .. cjson.encode(event) .. ',"data":' .. data .. '}')
 end
 return {delivered, buffered, seq, unknown}
+`)
+
+// keepScript marks a logged message kept for users whose sessions, all on the calling node,
+// closed between the send and its delivery there: nobody got it, as if they had had no live
+// session. ARGV: p, now, seq, userIds... Returns how many were marked.
+var keepScript = redis.NewScript(prelude + `
+local seq, marked = ARGV[3], 0
+for i = 4, #ARGV do
+  local uk = ukey(ARGV[i])
+  if redis.call('ZCOUNT', uk .. ':log', seq, seq) > 0 and redis.call('ZADD', uk .. ':kept', seq, seq) == 1 then
+    redis.call('HINCRBY', p .. 'stats', 'kept', 1)
+    redis.call('HINCRBY', p .. 'stats', 'buffered', 1)
+    marked = marked + 1
+  end
+end
+return marked
 `)
 
 // broadcastScript logs one message for every user with a live or held session (for recovery;

@@ -30,6 +30,15 @@ type binding struct {
 	last    uint64          // highest sequence handed to sess; lower or equal ones are duplicates
 	startAt uint64
 	closed  bool
+	failed  bool // the session refused a delivery: it is closing
+}
+
+// open reports whether the session still takes deliveries: a message handed to it was
+// delivered, is pending, or had been.
+func (b *binding) open() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.closed && !b.failed
 }
 
 // deliver hands m to the session unless it already got it (sequence order is delivery order).
@@ -49,7 +58,16 @@ func (b *binding) deliver(m *push.Message) bool {
 		return false
 	}
 	b.last = m.Seq
-	return b.sess.Deliver(m) == nil
+	return b.handOver(m)
+}
+
+// handOver delivers m to the session and notes a refusal. b.mu is held.
+func (b *binding) handOver(m *push.Message) bool {
+	if b.sess.Deliver(m) != nil {
+		b.failed = true
+		return false
+	}
+	return true
 }
 
 // start replays what the attach script returned, then the live deliveries that came during
@@ -59,7 +77,7 @@ func (b *binding) start(replay []*push.Message, seqNow uint64) int {
 	defer b.mu.Unlock()
 	n := 0
 	for _, m := range replay {
-		if m.Seq > b.last && b.sess.Deliver(m) == nil {
+		if m.Seq > b.last && b.handOver(m) {
 			n++
 		}
 		b.last = max(b.last, m.Seq)
@@ -70,7 +88,7 @@ func (b *binding) start(replay []*push.Message, seqNow uint64) int {
 	for _, m := range b.pending {
 		if m.Seq > b.last {
 			b.last = m.Seq
-			if b.sess.Deliver(m) == nil {
+			if b.handOver(m) {
 				n++
 			}
 		}
