@@ -159,6 +159,7 @@ func bundles(t *testing.T) map[string]string {
 	b := map[string]string{
 		"v4": filepath.Join(nodeModules, "socket.io-client", "dist", "socket.io.min.js"),
 		"v2": filepath.Join(nodeModules, "socket.io-client-v2", "dist", "socket.io.js"),
+		"v1": filepath.Join(nodeModules, "socket.io-client-v1", "dist", "socket.io.js"),
 	}
 	for name, path := range b {
 		if _, err := os.Stat(path); err != nil {
@@ -235,6 +236,10 @@ func TestBrowserReadmeFlow(t *testing.T) {
 		{"2.x xhr polling", "v2", `{"transports":["polling"]}`, "polling", "polling"},
 		{"2.x jsonp polling", "v2", `{"transports":["polling"],"forceJSONP":true}`, "polling", "jsonp"},
 		{"2.x polling upgraded", "v2", `{}`, "polling,websocket", "websocket"},
+		{"1.x websocket", "v1", `{"transports":["websocket"]}`, "websocket", "websocket"},
+		{"1.x xhr polling", "v1", `{"transports":["polling"]}`, "polling", "polling"},
+		{"1.x jsonp polling", "v1", `{"transports":["polling"],"forceJSONP":true}`, "polling", "jsonp"},
+		{"1.x polling upgraded", "v1", `{}`, "polling,websocket", "websocket"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,11 +263,12 @@ func TestBrowserReadmeFlow(t *testing.T) {
 				t.Fatalf("send: %v, want delivered 1", out)
 			}
 			s.mustAdmin("/user/send", `{"userId":5,"message":{"title":"Hi","unread":3}}`)
+			s.mustAdmin("/user/send", `{"userId":5,"message":"héllo — 世界 🎉"}`)
 			got := b.waitFor("main", `(function () {
 				var li = document.querySelectorAll('#messages li');
-				return li.length >= 2 && Array.prototype.map.call(li, function (e) { return e.textContent; });
+				return li.length >= 3 && Array.prototype.map.call(li, function (e) { return e.textContent; });
 			})()`, browserWait)
-			want := []any{"example message", `{"title":"Hi","unread":3}`}
+			want := []any{"example message", `{"title":"Hi","unread":3}`, "héllo — 世界 🎉"}
 			if jsonString(got) != jsonString(want) {
 				t.Fatalf("the page shows %v, want %v", got, want)
 			}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/pushinator/pushinator/engineio"
 	"github.com/pushinator/pushinator/internal/jsontext"
@@ -20,6 +23,11 @@ type Packet struct {
 	// once so that a send to many sessions allocates nothing per session.
 	msgs []engineio.Message
 	one  [1]engineio.Message // msgs' array when there are no attachments
+	// jsonAt is where the JSON arguments of an event or ack start in text (0: no
+	// arguments to rewrite); asciiMsgs are msgs with that JSON in ASCII, made on
+	// first use (see msgsFor).
+	jsonAt    int
+	asciiMsgs atomic.Pointer[[]engineio.Message]
 }
 
 func newPacket(text []byte, attachments [][]byte) *Packet {
@@ -33,6 +41,62 @@ func newPacket(text []byte, attachments [][]byte) *Packet {
 		p.msgs = append(p.msgs, engineio.Message{Data: a, Binary: true})
 	}
 	return p
+}
+
+// msgsFor returns the Engine.IO messages that carry p over a session of Engine.IO
+// protocol eio on transport. Engine.IO v3 polling gets the JSON in ASCII, each other
+// character written as a \u escape, which every JSON parser reads back the same:
+// socket.io-client 1.x decodes every v3 polling packet as UTF-8 once more (its servers
+// encoded them so), and garbles or refuses UTF-8 text, as it does with the official 2.x
+// server; 2.x clients read both. WebSocket frames stay UTF-8 (only 1.0.x, of 2014,
+// decodes those again too).
+func (p *Packet) msgsFor(eio int, transport string) []engineio.Message {
+	if eio != 3 || p.jsonAt == 0 || transport == "websocket" {
+		return p.msgs
+	}
+	if m := p.asciiMsgs.Load(); m != nil {
+		return *m
+	}
+	msgs := p.msgs
+	if !isASCII(p.text[p.jsonAt:]) {
+		msgs = append([]engineio.Message(nil), p.msgs...)
+		msgs[0].Data = asciiJSON(p.text, p.jsonAt)
+	}
+	p.asciiMsgs.Store(&msgs)
+	return msgs
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiJSON returns text with each character beyond ASCII from index from on written as
+// a JSON \u escape (a surrogate pair beyond U+FFFF). From there text must be JSON, whose
+// characters beyond ASCII can only be in strings.
+func asciiJSON(text []byte, from int) []byte {
+	const hex = "0123456789abcdef"
+	esc := func(out []byte, r rune) []byte {
+		return append(out, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
+	}
+	out := make([]byte, 0, len(text)+len(text)/2)
+	out = append(out, text[:from]...)
+	for _, r := range string(text[from:]) {
+		switch {
+		case r < utf8.RuneSelf:
+			out = append(out, byte(r))
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = esc(esc(out, r1), r2)
+		default:
+			out = esc(out, r)
+		}
+	}
+	return out
 }
 
 // String returns the text form of the packet, for logs and tests.
@@ -77,7 +141,7 @@ func encodeEvent(event string, id uint64, hasID bool, args []any) (*Packet, erro
 		}
 	}
 	e.buf = append(e.buf, ']')
-	return newPacket(e.buf, e.attachments), nil
+	return e.packet(), nil
 }
 
 // encodeAck encodes the ACK (or BINARY_ACK) answering the packet with this id.
@@ -94,7 +158,7 @@ func encodeAck(id uint64, args []any) (*Packet, error) {
 		}
 	}
 	e.buf = append(e.buf, ']')
-	return newPacket(e.buf, e.attachments), nil
+	return e.packet(), nil
 }
 
 // connectReply encodes the answer to an accepted CONNECT: `0` in protocol v4,
@@ -137,6 +201,13 @@ func disconnectPacket() *Packet { return newPacket([]byte("1"), nil) }
 type encoder struct {
 	buf         []byte
 	attachments [][]byte
+	jsonAt      int // where the header ends
+}
+
+func (e *encoder) packet() *Packet {
+	p := newPacket(e.buf, e.attachments)
+	p.jsonAt = e.jsonAt
+	return p
 }
 
 // start allocates the buffer (room for the usual packet: one allocation) and
@@ -170,6 +241,7 @@ func (e *encoder) start(typ packetType, id uint64, hasID bool, extra int, args [
 	if hasID {
 		e.buf = strconv.AppendUint(e.buf, id, 10)
 	}
+	e.jsonAt = len(e.buf)
 }
 
 func (e *encoder) arg(a any) error {

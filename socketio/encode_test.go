@@ -214,5 +214,30 @@ func FuzzEncodeEvent(f *testing.F) {
 		if v, err := EncodeEvent(event, ValidJSON(data), offset); err != nil || v.String() != p.String() {
 			t.Fatalf("EncodeEvent(%q, ValidJSON(%q), %q) = %v, %v; want %v", event, data, offset, v, err, p)
 		}
+		// Engine.IO v3 polling: the same values, in ASCII; other transports and protocols:
+		// the packet's own text.
+		ascii := p.msgsFor(3, "polling")[0].Data
+		var got, want2 any
+		if !isASCII(ascii) || ascii[0] != '2' || json.Unmarshal(ascii[1:], &got) != nil || json.Unmarshal(p.text[1:], &want2) != nil || !reflect.DeepEqual(got, want2) {
+			t.Fatalf("the v3 polling form of %s is %s", p, ascii)
+		}
+		if &p.msgsFor(3, "websocket")[0] != &p.msgs[0] || &p.msgsFor(4, "polling")[0] != &p.msgs[0] {
+			t.Fatalf("a v3 WebSocket or v4 session does not get the packet's own text")
+		}
 	})
+}
+
+func TestASCIIForm(t *testing.T) {
+	p, _ := EncodeEvent("message", ValidJSON(`{"t":"héllo — 世界 🎉\u00e9","n":1}`), "7")
+	want := `2["message",{"t":"h\u00e9llo \u2014 \u4e16\u754c \ud83c\udf89\u00e9","n":1},"7"]`
+	if got := string(p.msgsFor(3, "polling")[0].Data); got != want {
+		t.Fatalf("v3 polling form: %s, want %s", got, want)
+	}
+	if got := string(p.msgsFor(3, "jsonp")[0].Data); got != want {
+		t.Fatalf("v3 JSONP form: %s, want %s", got, want)
+	}
+	plain, _ := EncodeEvent("message", "ascii")
+	if &plain.msgsFor(3, "polling")[0] != &plain.msgs[0] {
+		t.Fatal("an ASCII packet was copied")
+	}
 }

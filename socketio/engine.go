@@ -26,4 +26,9 @@ func (h *sessionHandler) OnClose(reason string)              { h.s.onClose(reaso
 // engineSession adapts *engineio.Session to transport.
 type engineSession struct{ *engineio.Session }
 
-func (e engineSession) SendPacket(p *Packet) error { return e.Send(p.msgs...) }
+func (e engineSession) SendPacket(p *Packet) error {
+	if e.Protocol() == 3 {
+		return e.Send(p.msgsFor(3, e.Transport())...)
+	}
+	return e.Send(p.msgs...)
+}

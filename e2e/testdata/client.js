@@ -1,5 +1,5 @@
 // A scriptable socket.io client for the end-to-end tests. It takes one JSON argument:
-//   {lib: "v4"|"v3"|"v2", url, opts: {...io options}, auth: [userId, hash] | null, ack: bool,
+//   {lib: "v4"|"v3"|"v2"|"v1", url, opts: {...io options}, auth: [userId, hash] | null, ack: bool,
 //    blockMs: n}
 // blockMs keeps the event loop busy for n ms after the first connect: an application still
 // starting up, which reads nothing meanwhile.
@@ -11,12 +11,12 @@
 // socket.io-client hands it to the socket (it defers that by a tick): the window in which a
 // network cut makes socket.io-client buffer an event it will emit after reconnecting.
 const spec = JSON.parse(process.argv[2]);
-const libs = { v4: "socket.io-client", v3: "socket.io-client-v3", v2: "socket.io-client-v2" };
+const libs = { v4: "socket.io-client", v3: "socket.io-client-v3", v2: "socket.io-client-v2", v1: "socket.io-client-v1" };
 const io = require(libs[spec.lib || "v4"]);
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 const opts = Object.assign({ reconnectionDelay: 100, reconnectionDelayMax: 300 }, spec.opts || {});
-if (spec.lib === "v2" && opts.transports === undefined) opts.transports = ["polling", "websocket"];
+if ((spec.lib === "v2" || spec.lib === "v1") && opts.transports === undefined) opts.transports = ["polling", "websocket"];
 const socket = io.connect(spec.url, opts);
 const engine = () => (socket.io && socket.io.engine) || (socket.io && socket.io.engine);
 
@@ -43,7 +43,7 @@ const onAny = (event, ...args) => {
 };
 if (socket.onAny) socket.onAny(onAny);
 else {
-  // socket.io-client 2.x has no onAny: wrap the packet dispatch instead.
+  // socket.io-client 2.x and 1.x have no onAny: wrap the packet dispatch instead.
   const orig = socket.onevent;
   socket.onevent = function (packet) {
     const args = packet.data || [];
