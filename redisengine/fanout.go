@@ -113,6 +113,7 @@ func (n *Node) dispatch(payload []byte) {
 	// changed in place).
 	n.mu.RLock()
 	var bindings []*binding
+	var alone [][]*binding // the sessions here of each of w.Alone
 	switch {
 	case w.All:
 		for _, l := range n.users {
@@ -120,9 +121,15 @@ func (n *Node) dispatch(payload []byte) {
 		}
 	case len(w.Users) == 1:
 		bindings = n.users[w.Users[0]]
+		if len(w.Alone) == 1 {
+			alone = [][]*binding{bindings}
+		}
 	default:
 		for _, id := range w.Users {
 			bindings = append(bindings, n.users[id]...)
+		}
+		for _, id := range w.Alone {
+			alone = append(alone, n.users[id])
 		}
 	}
 	n.mu.RUnlock()
@@ -130,24 +137,23 @@ func (n *Node) dispatch(payload []byte) {
 	// message: the next message stays behind it.
 	delivered := fanout.Sum(bindings, m, deliverTo)
 	n.counters.delivered.Add(uint64(delivered))
-	if len(w.Alone) > 0 {
-		n.keepUntaken(m, w.Alone)
+	if len(alone) > 0 {
+		n.keepUntaken(m, w.Alone, alone)
 	}
 }
 
 // keepUntaken marks m kept for those of users (whose sessions were all on this node when it
-// was sent) that no session here took: they closed in the meantime (an application's
-// disconnect, a slow client cut, a dropped connection), and the user's next authentication
-// gets it, as when a send finds no session at all.
-func (n *Node) keepUntaken(m *push.Message, users []string) {
+// was sent) that none of their sessions here (sessions[i] are users[i]'s, those m was handed
+// to) took: they closed in the meantime (an application's disconnect, a slow client cut, a
+// dropped connection), and the user's next authentication gets it, as when a send finds no
+// session at all.
+func (n *Node) keepUntaken(m *push.Message, users []string, sessions [][]*binding) {
 	var untaken []any
-	n.mu.RLock()
-	for _, id := range users {
-		if !slices.ContainsFunc(n.users[id], (*binding).open) {
+	for i, id := range users {
+		if !slices.ContainsFunc(sessions[i], (*binding).open) {
 			untaken = append(untaken, id)
 		}
 	}
-	n.mu.RUnlock()
 	if len(untaken) == 0 {
 		return
 	}
