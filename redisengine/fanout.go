@@ -30,7 +30,8 @@ type wireMessage struct {
 
 // subscribe receives the node's channel and the broadcast channel on one connection until ctx
 // ends. go-redis re-dials and re-subscribes after an error; a message published while the
-// subscription was down is not lost: the resync that follows replays the logs.
+// subscription was down is not lost: from the error on, the node's sessions hold what they are
+// handed (pause), and the resync that follows replays the logs to each, then what it held.
 func (n *Node) subscribe(ctx context.Context) {
 	ps := n.rdb.Subscribe(ctx, n.key("node:"+n.opts.NodeID), n.key("all"))
 	go func() { <-ctx.Done(); ps.Close() }() // unblocks Receive
@@ -45,6 +46,7 @@ func (n *Node) subscribe(ctx context.Context) {
 				pctx, cancel := n.callCtx()
 				if perr := ps.Ping(pctx); perr != nil && ctx.Err() == nil {
 					broken = true
+					n.pause()
 				}
 				cancel()
 				continue
@@ -53,6 +55,7 @@ func (n *Node) subscribe(ctx context.Context) {
 				return
 			}
 			broken = true
+			n.pause()
 			n.setUp(false, err)
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, backoffMax)
@@ -67,8 +70,13 @@ func (n *Node) subscribe(ctx context.Context) {
 			}
 			if broken && m.Channel == n.key("node:"+n.opts.NodeID) {
 				broken = false
-				n.synced.Store(false) // messages published meanwhile are only in the logs
-
+				// Messages published meanwhile are only in the logs: resync now.
+				n.paused.Store(false)
+				n.synced.Store(false)
+				select {
+				case n.resyncNow <- struct{}{}:
+				default:
+				}
 			}
 		case *redis.Message:
 			n.dispatch([]byte(m.Payload))
@@ -190,6 +198,7 @@ func (n *Node) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-n.resyncNow:
 		}
 		var err error
 		if n.synced.Load() {
@@ -288,12 +297,9 @@ func (n *Node) resync(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, m := range decodeEntries(toAny(entries)) {
-			for _, b := range list {
-				if b.deliver(m) {
-					replayed++
-				}
-			}
+		replay := decodeEntries(toAny(entries))
+		for _, b := range list {
+			replayed += b.resume(replay, &n.paused)
 		}
 	}
 	n.counters.delivered.Add(uint64(replayed))
@@ -301,6 +307,21 @@ func (n *Node) resync(ctx context.Context) error {
 	n.setUp(true, nil)
 	n.log.Info("cluster state resynchronised", "sessions", len(counts), "replayed", replayed)
 	return nil
+}
+
+// pause makes this node's sessions hold what they are handed from now on: the subscription
+// failed, and messages published meanwhile will be replayed from the logs first (resync).
+func (n *Node) pause() {
+	n.paused.Store(true)
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, list := range n.users {
+		for _, b := range list {
+			b.mu.Lock()
+			b.ready = false
+			b.mu.Unlock()
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

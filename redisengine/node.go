@@ -95,7 +95,11 @@ type Node struct {
 	// next script, the node re-counts its sessions, lifts the sequence and replays (resync).
 	synced   atomic.Bool
 	resyncMu sync.Mutex
-	subReady chan struct{} // closed when the subscription is first confirmed
+	// paused is true from a failure of the subscription until it is back: sessions hold
+	// (pending) what they are handed, since what was published meanwhile is replayed first.
+	paused    atomic.Bool
+	resyncNow chan struct{} // wakes the heartbeat loop to resync at once
+	subReady  chan struct{} // closed when the subscription is first confirmed
 
 	counters counters
 }
@@ -118,11 +122,12 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		opts.NodeID = hex.EncodeToString(b[:])
 	}
 	n := &Node{
-		opts:     opts,
-		log:      opts.Logger.With("node", opts.NodeID),
-		users:    make(map[string][]*binding),
-		owners:   make(map[string]*binding),
-		subReady: make(chan struct{}),
+		opts:      opts,
+		log:       opts.Logger.With("node", opts.NodeID),
+		users:     make(map[string][]*binding),
+		owners:    make(map[string]*binding),
+		subReady:  make(chan struct{}),
+		resyncNow: make(chan struct{}, 1),
 	}
 	n.rdb = redis.NewClient(&redis.Options{
 		Addr: opts.Addr, Password: opts.Password, DB: opts.DB, TLSConfig: opts.TLS,

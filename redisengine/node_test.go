@@ -274,8 +274,10 @@ func TestSendToADeadNodesSessionIsKept(t *testing.T) {
 }
 
 // TestSubscriptionLossThenReplay: a live node whose subscription drops has its sessions'
-// messages kept meanwhile; when it subscribes again it replays them to those sessions, and
-// they stop being kept, so that the user's next session does not get them a second time.
+// messages kept meanwhile (those of users with no session elsewhere); when it subscribes again
+// it replays them to those sessions before anything published after its return, and they stop
+// being kept, so that the user's next session does not get them a second time. A user with a
+// session on another node too gets them on both, in order.
 func TestSubscriptionLossThenReplay(t *testing.T) {
 	addr := redistest.Addr(t)
 	prefix := redistest.Prefix(t, addr, "pushinator-test")
@@ -285,12 +287,22 @@ func TestSubscriptionLossThenReplay(t *testing.T) {
 	a, _ := startNode(t, addr, prefix, nil)
 	b, _ := startNode(t, addr, prefix, nil)
 	a.Register("7", "h")
-	s := &fakeSession{}
-	if _, err := b.Authenticate("7", "h", s, ""); err != nil {
-		t.Fatal(err)
+	a.Register("8", "h")
+	only, onB, onA := &fakeSession{}, &fakeSession{}, &fakeSession{}
+	for _, x := range []struct {
+		node *Node
+		user string
+		s    *fakeSession
+	}{{b, "7", only}, {b, "8", onB}, {a, "8", onA}} {
+		if _, err := x.node.Authenticate(x.user, "h", x.s, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
-	a.Send([]string{"7"}, "message", msg("m1"))
-	s.waitMessages(t, "m1")
+	sessions := []*fakeSession{only, onB, onA}
+	a.Send([]string{"7", "8"}, "message", msg("m1"))
+	for _, s := range sessions {
+		s.waitMessages(t, "m1")
+	}
 	// Cut b's subscription connection (named after the node) until a send falls in the gap
 	// before b subscribes again.
 	for attempt := 0; ; attempt++ {
@@ -308,25 +320,32 @@ func TestSubscriptionLossThenReplay(t *testing.T) {
 			}
 		}
 		waitFor(t, "b's subscription to end", func() bool { return subscribers(t, rdb, b) == 0 })
-		res, err := a.Send([]string{"7"}, "message", msg("m2"))
+		res, err := a.Send([]string{"7", "8"}, "message", msg("m2"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.Buffered == 1 {
 			break
 		}
-		s.waitMessages(t, "m1", "m2") // b was back already: delivered live; try again
-		s.mu.Lock()
-		s.got = s.got[:1]
-		s.mu.Unlock()
+		for _, s := range sessions { // b was back already: delivered live; try again
+			s.waitMessages(t, "m1", "m2")
+			s.mu.Lock()
+			s.got = s.got[:1]
+			s.mu.Unlock()
+		}
 	}
-	s.waitMessages(t, "m1", "m2") // replayed after b subscribed again
+	// Published as soon as b listens again, likely before its resync: it must come after m2.
+	waitFor(t, "b's subscription to return", func() bool { return subscribers(t, rdb, b) == 1 })
+	a.Send([]string{"7", "8"}, "message", msg("m3"))
+	for _, s := range sessions {
+		s.waitMessages(t, "m1", "m2", "m3")
+	}
 	next := &fakeSession{}
 	if _, err := a.Authenticate("7", "h", next, ""); err != nil {
 		t.Fatal(err)
 	}
-	a.Send([]string{"7"}, "message", msg("m3"))
-	next.waitMessages(t, "m3")
+	a.Send([]string{"7"}, "message", msg("m4"))
+	next.waitMessages(t, "m4")
 }
 
 // TestSendToASessionClosingMeanwhileIsKept: a session that closes between a send (which

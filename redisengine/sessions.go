@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -71,8 +72,9 @@ func (b *binding) handOver(m *push.Message) bool {
 }
 
 // start replays what the attach script returned, then the live deliveries that came during
-// it, all in sequence order; from then on deliveries go straight through.
-func (b *binding) start(replay []*push.Message, seqNow uint64) int {
+// it, all in sequence order; from then on deliveries go straight through (unless the node's
+// subscription failed meanwhile: then they wait for the resync).
+func (b *binding) start(replay []*push.Message, seqNow uint64, paused *atomic.Bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
@@ -85,6 +87,30 @@ func (b *binding) start(replay []*push.Message, seqNow uint64) int {
 	// Anything numbered up to seqNow that is not in the replay was meant for the user's
 	// sessions before this one attached.
 	b.last = max(b.last, seqNow)
+	return n + b.flushLocked(paused)
+}
+
+// resume replays what the user's log holds past what the session got, then what it held
+// while the node's subscription was down, in sequence order (resync).
+func (b *binding) resume(replay []*push.Message, paused *atomic.Bool) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, m := range replay {
+		if m.Seq > b.last {
+			b.last = m.Seq
+			if b.handOver(m) {
+				n++
+			}
+		}
+	}
+	return n + b.flushLocked(paused)
+}
+
+// flushLocked delivers what the session holds past its last message and lets deliveries
+// through, unless the node's subscription is down. b.mu is held.
+func (b *binding) flushLocked(paused *atomic.Bool) int {
+	n := 0
 	for _, m := range b.pending {
 		if m.Seq > b.last {
 			b.last = m.Seq
@@ -93,7 +119,7 @@ func (b *binding) start(replay []*push.Message, seqNow uint64) int {
 			}
 		}
 	}
-	b.pending, b.ready = nil, true
+	b.pending, b.ready = nil, !paused.Load()
 	return n
 }
 
@@ -175,7 +201,7 @@ func (n *Node) Authenticate(userID, hash string, sess push.Session, pid string) 
 	seqNow, startAt := toUint(res[1]), toUint(res[2])
 	b.startAt = startAt
 	replay := decodeEntries(res[3:])
-	n.counters.delivered.Add(uint64(b.start(replay, seqNow)))
+	n.counters.delivered.Add(uint64(b.start(replay, seqNow, &n.paused)))
 	n.counters.authOK.Add(1)
 	n.seen(seqNow)
 	return b.pb, nil
@@ -243,7 +269,7 @@ func (n *Node) Resume(pid, offset, wantUser string, sess push.Session) (*push.Bi
 	b.startAt = from
 	b.last = from
 	replay := decodeEntries(res[4:])
-	n.counters.delivered.Add(uint64(b.start(replay, seqNow)))
+	n.counters.delivered.Add(uint64(b.start(replay, seqNow, &n.paused)))
 	n.counters.recovered.Add(1)
 	n.seen(seqNow)
 	return b.pb, nil
