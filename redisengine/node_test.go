@@ -394,6 +394,56 @@ func TestSendToASessionClosingMeanwhileIsKept(t *testing.T) {
 	}
 }
 
+// TestSendRacingDisconnectIsKept: /user/disconnect uncounts the user's sessions on every
+// node at once, so a send right after it keeps the message for the user's next session
+// instead of publishing it to sessions about to close (it was lost when they were on two
+// nodes). Their release later leaves a newer session's count alone.
+func TestSendRacingDisconnectIsKept(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
+	a, _ := startNode(t, addr, prefix, nil)
+	b, _ := startNode(t, addr, prefix, nil)
+	a.Register("9", "h")
+	onA, onB := &fakeSession{}, &fakeSession{}
+	pa, err := a.Authenticate("9", "h", onA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.Authenticate("9", "h", onB, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, found, err := a.DisconnectUser("9"); n != 2 || !found || err != nil {
+		t.Fatalf("DisconnectUser = %d, %v, %v; want the 2 sessions", n, found, err)
+	}
+	// Sent before the sessions are closed and released.
+	if res, err := a.Send([]string{"9"}, "message", msg("m1")); err != nil || res.Buffered != 1 || res.Delivered != 0 {
+		t.Fatalf("send after the disconnect: %+v, %v; want buffered", res, err)
+	}
+	waitFor(t, "both sessions to be told to close", func() bool {
+		onA.mu.Lock()
+		defer onA.mu.Unlock()
+		onB.mu.Lock()
+		defer onB.mu.Unlock()
+		return onA.closed != "" && onB.closed != ""
+	})
+	// A new session on b, before the old ones are released: it gets the kept message, and
+	// the old sessions' releases do not uncount it.
+	fresh := &fakeSession{}
+	if _, err := b.Authenticate("9", "h", fresh, ""); err != nil {
+		t.Fatal(err)
+	}
+	a.Release(pa, false)
+	b.Release(pb, false)
+	if res, err := a.Send([]string{"9"}, "message", msg("m2")); err != nil || res.Delivered != 1 {
+		t.Fatalf("send to the new session: %+v, %v; want delivered", res, err)
+	}
+	fresh.waitMessages(t, "m1", "m2")
+	if got := onA.messages(); len(got) != 0 {
+		t.Fatalf("a disconnected session got %v", got)
+	}
+}
+
 // A userId ending in ":log", ":kept" or ":nodes" would name another user's key (user "8:log"
 // is user 8's log): it cannot be registered, and using it touches no key of user 8.
 func TestUserIDsThatNameAnotherUsersKeys(t *testing.T) {

@@ -16,7 +16,8 @@ import "github.com/redis/go-redis/v9"
 //	p.."stats"            hash of cluster counters (kept, buffered, dropped, expired)
 //	p.."nodes"            set of node ids that sent a heartbeat
 //	p.."node:"..node      the node's heartbeat (address, figures); expires when it stops
-//	p.."u:"..id           hash: hash (SHA-256 hex of the secret), bytes, pruned
+//	p.."u:"..id           hash: hash (SHA-256 hex of the secret), bytes, pruned, gen (see
+//	                      disconnectScript)
 //	p.."u:"..id..":log"   sorted set by seq of "at:len:{json}" entries (recovery and buffer)
 //	p.."u:"..id..":kept"  sorted set of seqs no session received yet
 //	p.."u:"..id..":nodes" hash node -> live sessions of the user on that node
@@ -211,7 +212,7 @@ return {total, seq}
 // The hash is compared as SHA-256 digests: timing can at most tell how much of the stored
 // digest an attacker's own digest matches, which does not help to find a matching secret.
 // ARGV: p, now, node, id, hashHex, pid, owner, size, maxBytes, ttl, rec, maxSessions, liveTTL.
-// Returns {"ok", seqNow, startAt, entries...} or {"unauthorized"} / {"toomany"}.
+// Returns {"ok", seqNow, startAt, gen, entries...} or {"unauthorized"} / {"toomany"}.
 var attachScript = redis.NewScript(prelude + `
 local node, id, pid, owner = ARGV[3], ARGV[4], ARGV[6], ARGV[7]
 local size, maxBytes, ttl, rec = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -224,7 +225,7 @@ if maxSessions > 0 and live(uk, id) >= maxSessions then return {'toomany'} end
 redis.call('HINCRBY', uk .. ':nodes', node, 1)
 redis.call('SADD', p .. 'online', id)
 local seqNow = tonumber(redis.call('GET', p .. 'seq') or '0')
-local out = {'ok', seqNow, seqNow}
+local out = {'ok', seqNow, seqNow, redis.call('HGET', uk, 'gen') or '0'}
 local keptk = uk .. ':kept'
 local seqs = redis.call('ZRANGE', keptk, 0, -1)
 if #seqs > 0 then
@@ -250,7 +251,7 @@ return out
 // client came back before that node noticed, or the node died) is taken over: that node is
 // told to close the old connection.
 // ARGV: p, now, node, pid, offset, owner, size, maxBytes, ttl, rec, maxSessions, liveTTL.
-// Returns {"ok", seqNow, from, userId, entries...} or {"cannot"} / {"toomany"}.
+// Returns {"ok", seqNow, from, userId, gen, entries...} or {"cannot"} / {"toomany"}.
 var resumeScript = redis.NewScript(prelude + `
 local node, pid, offset, owner = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local size, maxBytes, ttl, rec = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -278,7 +279,7 @@ if tonumber(from) < tonumber(redis.call('HGET', uk, 'pruned') or '0') then retur
 if maxSessions > 0 and live(uk, id) >= maxSessions then return {'toomany'} end
 redis.call('HINCRBY', uk .. ':nodes', node, 1)
 redis.call('SADD', p .. 'online', id)
-local out = {'ok', seqNow, tonumber(from), id}
+local out = {'ok', seqNow, tonumber(from), id, redis.call('HGET', uk, 'gen') or '0'}
 for _, e in ipairs(redis.call('ZRANGEBYSCORE', uk .. ':log', '(' .. from, '+inf')) do
   out[#out + 1] = e
 end
@@ -291,8 +292,9 @@ return out
 
 // releaseScript uncounts a session that ended and, when it may resume, turns its pid record
 // into a resume record that expires after the recovery window. A session taken over by a
-// resumed connection (the record has another owner) changes nothing: the taker did it.
-// ARGV: p, now, node, id, pid, owner, resumable ("1"/"0"), windowMs, startAt.
+// resumed connection (the record has another owner) changes nothing: the taker did it; nor
+// does the count of one that a disconnect uncounted already (its gen is past).
+// ARGV: p, now, node, id, pid, owner, resumable ("1"/"0"), windowMs, startAt, gen.
 var releaseScript = redis.NewScript(prelude + `
 local node, id, pid, owner = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local uk = ukey(id)
@@ -302,7 +304,9 @@ if pid ~= '' then
   if o and o ~= owner then return 0 end
 end
 local nodesk = uk .. ':nodes'
-if redis.call('HINCRBY', nodesk, node, -1) <= 0 then redis.call('HDEL', nodesk, node) end
+if (redis.call('HGET', uk, 'gen') or '0') == ARGV[10] then
+  if redis.call('HINCRBY', nodesk, node, -1) <= 0 then redis.call('HDEL', nodesk, node) end
+end
 if redis.call('HLEN', nodesk) == 0 then redis.call('SREM', p .. 'online', id) end
 if pid ~= '' then
   local window = tonumber(ARGV[8])
@@ -333,12 +337,19 @@ return 1
 `)
 
 // disconnectScript tells every node to close the user's sessions and returns how many live
-// sessions it has (-1: unknown user). ARGV: p, now, id.
+// sessions it has (-1: unknown user). It uncounts them at once, as the memory engine drops
+// them: a send that follows finds the user without a session and keeps the message, where it
+// would otherwise be published to sessions about to close and lost. Their release leaves the
+// counts alone: it carries the gen of its attach, which this moves past.
+// ARGV: p, now, id.
 var disconnectScript = redis.NewScript(prelude + `
 local id = ARGV[3]
 local uk = ukey(id)
 if redis.call('HEXISTS', uk, 'hash') == 0 then return -1 end
 local n = live(uk, id)
+redis.call('HINCRBY', uk, 'gen', 1)
+redis.call('DEL', uk .. ':nodes')
+redis.call('SREM', p .. 'online', id)
 redis.call('PUBLISH', p .. 'all', cjson.encode({op = 'disconnect', user = id}))
 return n
 `)

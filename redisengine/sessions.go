@@ -30,6 +30,7 @@ type binding struct {
 	pending []*push.Message // live deliveries that raced the attach round trip
 	last    uint64          // highest sequence handed to sess; lower or equal ones are duplicates
 	startAt uint64
+	gen     string // the user's disconnect generation when the session attached
 	closed  bool
 	failed  bool // the session refused a delivery: it is closing
 }
@@ -200,7 +201,8 @@ func (n *Node) Authenticate(userID, hash string, sess push.Session, pid string) 
 	n.setUp(true, nil)
 	seqNow, startAt := toUint(res[1]), toUint(res[2])
 	b.startAt = startAt
-	replay := decodeEntries(res[3:])
+	b.gen, _ = res[3].(string)
+	replay := decodeEntries(res[4:])
 	n.counters.delivered.Add(uint64(b.start(replay, seqNow, &n.paused)))
 	n.counters.authOK.Add(1)
 	n.seen(seqNow)
@@ -268,7 +270,8 @@ func (n *Node) Resume(pid, offset, wantUser string, sess push.Session) (*push.Bi
 	}
 	b.startAt = from
 	b.last = from
-	replay := decodeEntries(res[4:])
+	b.gen, _ = res[4].(string)
+	replay := decodeEntries(res[5:])
 	n.counters.delivered.Add(uint64(b.start(replay, seqNow, &n.paused)))
 	n.counters.recovered.Add(1)
 	n.seen(seqNow)
@@ -298,7 +301,7 @@ func (n *Node) Release(pb *push.Binding, resumable bool) {
 		res = "1"
 	}
 	err := releaseScript.Run(ctx, n.rdb, nil, n.opts.Prefix, n.now(), n.opts.NodeID, b.userID, b.pid, b.owner,
-		res, n.opts.RecoveryWindow.Milliseconds(), b.startAt).Err()
+		res, n.opts.RecoveryWindow.Milliseconds(), b.startAt, b.gen).Err()
 	if err != nil {
 		// The count is corrected when Redis is back (presence re-count).
 		n.log.Debug("release not recorded in redis", "user", b.userID, "err", err)
