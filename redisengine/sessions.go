@@ -78,13 +78,7 @@ func (b *binding) handOver(m *push.Message) bool {
 func (b *binding) start(replay []*push.Message, seqNow uint64, paused *atomic.Bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := 0
-	for _, m := range replay {
-		if m.Seq > b.last && b.handOver(m) {
-			n++
-		}
-		b.last = max(b.last, m.Seq)
-	}
+	n := b.handOverNewer(replay)
 	// Anything numbered up to seqNow that is not in the replay was meant for the user's
 	// sessions before this one attached.
 	b.last = max(b.last, seqNow)
@@ -96,8 +90,14 @@ func (b *binding) start(replay []*push.Message, seqNow uint64, paused *atomic.Bo
 func (b *binding) resume(replay []*push.Message, paused *atomic.Bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.handOverNewer(replay) + b.flushLocked(paused)
+}
+
+// handOverNewer delivers, in order, the messages of ms (in sequence order) past the last
+// one the session got, and counts those it took. b.mu is held.
+func (b *binding) handOverNewer(ms []*push.Message) int {
 	n := 0
-	for _, m := range replay {
+	for _, m := range ms {
 		if m.Seq > b.last {
 			b.last = m.Seq
 			if b.handOver(m) {
@@ -105,21 +105,13 @@ func (b *binding) resume(replay []*push.Message, paused *atomic.Bool) int {
 			}
 		}
 	}
-	return n + b.flushLocked(paused)
+	return n
 }
 
 // flushLocked delivers what the session holds past its last message and lets deliveries
 // through, unless the node's subscription is down. b.mu is held.
 func (b *binding) flushLocked(paused *atomic.Bool) int {
-	n := 0
-	for _, m := range b.pending {
-		if m.Seq > b.last {
-			b.last = m.Seq
-			if b.handOver(m) {
-				n++
-			}
-		}
-	}
+	n := b.handOverNewer(b.pending)
 	b.pending, b.ready = nil, !paused.Load()
 	return n
 }
