@@ -136,8 +136,13 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond,
 		// No RESP3 client-side caching or maintenance notifications: plain commands only.
 		Protocol: 2,
-		// Named so that an operator's CLIENT LIST tells which node each connection is.
-		ClientName: "pushinator-" + opts.NodeID,
+		// Named so that an operator's CLIENT LIST tells which node each connection is; a Redis
+		// that refuses CLIENT SETNAME (a restricted ACL user, some managed services) is used
+		// all the same.
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+			cn.ClientSetName(ctx, "pushinator-"+opts.NodeID)
+			return nil
+		},
 	})
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
