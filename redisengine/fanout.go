@@ -145,7 +145,8 @@ func (n *Node) dispatch(payload []byte) {
 	// message: the next message stays behind it.
 	delivered := fanout.Sum(bindings, m, deliverTo)
 	n.counters.delivered.Add(uint64(delivered))
-	if len(alone) > 0 {
+	// A one-user message that a session here took needs no look at who took it.
+	if len(alone) > 0 && (len(w.Users) > 1 || delivered == 0) {
 		n.keepUntaken(m, w.Alone, alone)
 	}
 }
