@@ -88,7 +88,10 @@ type Options struct {
 // Message is one send: the same value goes to every recipient, so whatever encodes it does so
 // once and caches the result with Encoded.
 type Message struct {
-	Seq   uint64          // increases with every send on this hub; the recovery offset
+	// Seq increases with every send on this hub and names the message in recovery offsets.
+	// Two sends to one user may reach it in the other order (each is numbered before it
+	// takes the user's lock), so recovery follows the user's log, not the numbers.
+	Seq   uint64
 	Event string          // socket.io event name, "message" unless the sender chose another
 	Data  json.RawMessage // the value as the sender gave it; valid JSON, checked where it came in
 	at    time.Time
@@ -133,7 +136,7 @@ type Binding struct {
 	state   any   // other engines
 	sess    Session
 	pid     string
-	startAt uint64 // hub sequence when the session attached: an offset-less resume starts here
+	startAt uint64 // the message an offset-less resume starts after (see user.owedAfter)
 }
 
 // UserID is the user the binding belongs to.
@@ -169,7 +172,7 @@ type Hub struct {
 
 type resumeRecord struct {
 	user    *user
-	offset  uint64 // hub sequence it had reached when attached (used when the client names none)
+	offset  uint64 // the binding's startAt (used when the client names no offset)
 	expires time.Time
 }
 
@@ -188,7 +191,7 @@ type user struct {
 	hashSum  [sha256.Size]byte
 	log      []logEntry
 	logBytes int64
-	pruned   uint64 // highest Seq dropped from log: offsets before it cannot be recovered
+	pruned   uint64 // Seq of the last entry dropped from log (see owedAfter)
 	gone     bool   // unregistered
 
 	sessMu   sync.Mutex
@@ -373,17 +376,21 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	if u.gone {
 		return nil, ErrUnauthorized
 	}
-	if resume && from < u.pruned {
-		return nil, ErrCannotRecover
-	}
 	h.pruneLocked(u, h.opts.Now())
+	owedFrom, owedAbove := 0, uint64(0)
+	if resume {
+		var ok bool
+		if owedFrom, owedAbove, ok = u.owedAfter(from); !ok {
+			return nil, ErrCannotRecover
+		}
+	}
 	// startAt is what an offset-less resume of this session starts after: everything it is
 	// about to be sent here, and everything sent to the user from now on.
-	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: h.seq.Load()}
+	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: u.lastBefore(len(u.log))}
 	if resume {
 		b.startAt = from
-	} else if first := u.firstUndelivered(); first != nil {
-		b.startAt = first.Seq - 1
+	} else if i := u.firstUndelivered(); i >= 0 {
+		b.startAt = u.lastBefore(i)
 	}
 	u.sessMu.Lock()
 	old := *u.sessions.Load()
@@ -403,9 +410,9 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	}
 	h.changes.Add(1)
 
-	for i := range u.log {
+	for i := owedFrom; i < len(u.log); i++ {
 		e := &u.log[i]
-		if resume && e.m.Seq <= from || !resume && e.delivered {
+		if resume && e.m.Seq <= owedAbove || !resume && e.delivered {
 			continue
 		}
 		if sess.Deliver(e.m) == nil {
@@ -416,13 +423,38 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	return b, nil
 }
 
-func (u *user) firstUndelivered() *Message {
-	for _, e := range u.log {
+// firstUndelivered is the index of the first log entry no session got; -1: none.
+func (u *user) firstUndelivered() int {
+	for i, e := range u.log {
 		if !e.delivered {
-			return e.m
+			return i
 		}
 	}
-	return nil
+	return -1
+}
+
+// lastBefore names the message before log entry i, in the user's order: the entry before it,
+// else the last one dropped (0 if none ever was).
+func (u *user) lastBefore(i int) uint64 {
+	if i > 0 {
+		return u.log[i-1].m.Seq
+	}
+	return u.pruned
+}
+
+// owedAfter says what a session that got the user's messages up to the one numbered seq is
+// owed: the log entries from index from, those numbered above above. The log holds them in
+// the order the user's sessions got them, which is not always the numbers' order, so a
+// message the log holds is found and what follows it is owed. A number the log does not hold
+// (the last one dropped, 0 before any send, one sent just before a crash that the saved state
+// missed) owes what is numbered above it; ok is false when the log dropped some of that.
+func (u *user) owedAfter(seq uint64) (from int, above uint64, ok bool) {
+	for i := len(u.log) - 1; i >= 0; i-- {
+		if u.log[i].m.Seq == seq {
+			return i + 1, 0, true
+		}
+	}
+	return 0, seq, seq >= u.pruned
 }
 
 // Release detaches a binding's session. When resumable, the session may come back with Resume

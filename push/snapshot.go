@@ -110,15 +110,14 @@ func (h *Hub) Restore(snap Snapshot) error {
 		u := &user{id: su.ID, pruned: su.Pruned}
 		copy(u.hashSum[:], su.HashSum)
 		u.sessions.Store(new([]*Binding))
-		last := uint64(0)
 		for _, sm := range su.Messages {
-			if sm.Seq <= last || sm.Seq > snap.Seq {
-				return fmt.Errorf("push: restore: user %q: message sequence %d out of order", su.ID, sm.Seq)
+			// Not necessarily increasing: the log is in the order the user got them.
+			if sm.Seq == 0 || sm.Seq > snap.Seq {
+				return fmt.Errorf("push: restore: user %q: message sequence %d is not within 1..%d (the saved sequence)", su.ID, sm.Seq, snap.Seq)
 			}
 			if !json.Valid(sm.Data) {
 				return fmt.Errorf("push: restore: user %q: message %d is not valid JSON", su.ID, sm.Seq)
 			}
-			last = sm.Seq
 			m := &Message{Seq: sm.Seq, Event: sm.Event, Data: sm.Data, at: sm.At}
 			u.log = append(u.log, logEntry{m: m, delivered: sm.Delivered})
 			u.logBytes += int64(len(sm.Data))
