@@ -13,7 +13,7 @@ import (
 // own framing), through a pooled buffer, within WriteTimeout.
 func (srv *Server) writePackets(c *wsframe.Conn, pkts [][]byte) error {
 	bw := srv.writers.Get().(*bufio.Writer)
-	err := c.WriteBuffered(bw, srv.opts.WriteTimeout, func(bw *bufio.Writer) {
+	_, err := c.WriteBuffered(bw, srv.opts.WriteTimeout, func(bw *bufio.Writer) {
 		for _, p := range pkts {
 			wsframe.WriteHeader(bw, wsframe.OpText, len(p))
 			bw.Write(p)

@@ -67,6 +67,9 @@ type Conn struct {
 	// closeSent, under wmu: a close frame went out, and nothing may follow
 	// it (RFC 6455 5.5.1).
 	closeSent bool
+	// counted is conn as WriteBuffered's writers see it, under wmu: it
+	// counts what the socket took, so a failed write says how far it got.
+	counted countingWriter
 
 	// The connection's place in a netpoll.Poller while its Reader is
 	// parked; it must leave the Poller before the descriptor is closed.
@@ -256,19 +259,41 @@ func (c *Conn) writeClose(frame string, timeout time.Duration) {
 
 // WriteBuffered writes what fn writes to bw, all within timeout: bw is
 // pointed at the connection for the call and detached after it, so a
-// pooled writer can serve many connections.
-func (c *Conn) WriteBuffered(bw *bufio.Writer, timeout time.Duration, fn func(*bufio.Writer)) error {
+// pooled writer can serve many connections. It returns how many bytes the
+// socket took: on an error, everything before that offset was handed to
+// the kernel and nothing after it was.
+func (c *Conn) WriteBuffered(bw *bufio.Writer, timeout time.Duration, fn func(*bufio.Writer)) (int64, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
-		return errCloseSent
+		return 0, errCloseSent
 	}
-	bw.Reset(c.conn)
+	c.counted = countingWriter{w: c.conn}
+	bw.Reset(&c.counted)
 	c.conn.SetWriteDeadline(time.Now().Add(timeout))
 	fn(bw)
 	err := bw.Flush()
 	bw.Reset(nil)
-	return err
+	n := c.counted.n
+	c.counted.w = nil
+	if err != nil {
+		// A frame may be cut: whatever followed it, a close frame too,
+		// would be read as the rest of its payload.
+		c.closeSent = true
+	}
+	return n, err
+}
+
+// countingWriter counts the bytes w took.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (cw *countingWriter) Write(b []byte) (int, error) {
+	n, err := cw.w.Write(b)
+	cw.n += int64(n)
+	return n, err
 }
 
 // AppendHeader appends a final, unmasked frame header for n payload bytes.

@@ -242,13 +242,13 @@ func TestShutdownAndWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	bw := bufio.NewWriterSize(nil, 64)
-	err := sc.WriteBuffered(bw, time.Second, func(bw *bufio.Writer) {
+	n, err := sc.WriteBuffered(bw, time.Second, func(bw *bufio.Writer) {
 		bw.WriteString("hi")
 		WriteHeader(bw, OpText, 3)
 		bw.WriteString("abc")
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || n != 7 {
+		t.Fatalf("WriteBuffered: %d bytes, %v; want 7, nil", n, err)
 	}
 	if bw.Buffered() != 0 {
 		t.Error("the writer still holds bytes")
@@ -410,5 +410,39 @@ func TestReaderPark(t *testing.T) {
 	c.Close()
 	if n := p.Waiting(); n != 0 {
 		t.Errorf("Poller still holds %d connections after Close", n)
+	}
+}
+
+// cutConn takes limit bytes, then fails every write.
+type cutConn struct {
+	net.Conn
+	limit int
+}
+
+func (c *cutConn) Write(b []byte) (int, error) {
+	n := min(len(b), c.limit)
+	c.limit -= n
+	if n < len(b) {
+		return n, errors.New("connection reset")
+	}
+	return n, nil
+}
+
+func (c *cutConn) SetWriteDeadline(time.Time) error { return nil }
+
+// A failed write says how far it got: the caller learns which frames
+// never reached the socket.
+func TestWriteBufferedCountsWhatWentBeforeAFailure(t *testing.T) {
+	for _, limit := range []int{0, 5, 100, 150} {
+		c := NewConn(&cutConn{limit: limit})
+		bw := bufio.NewWriterSize(nil, 64)
+		n, err := c.WriteBuffered(bw, time.Second, func(bw *bufio.Writer) {
+			bw.Write(bytes.Repeat([]byte("x"), 120)) // more than the buffer: written around it
+			bw.WriteString("tail")
+		})
+		want := int64(min(limit, 124))
+		if n != want || (err == nil) != (limit >= 124) {
+			t.Errorf("socket taking %d bytes: WriteBuffered reported %d, %v; want %d", limit, n, err, want)
+		}
 	}
 }
