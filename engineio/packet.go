@@ -35,6 +35,7 @@ type packet struct {
 	binary bool // a binary message: data is raw bytes
 	framed bool // WebSocket bytes already framed: the rest of a write the socket cut short
 	data   []byte
+	mark   uint64 // Message.Mark; for framed bytes, the first mark among what they hold
 }
 
 // Message is one Engine.IO message. Data is shared by every session it is
@@ -42,6 +43,10 @@ type packet struct {
 type Message struct {
 	Data   []byte
 	Binary bool
+	// Mark, when not 0, is the caller's number for the message: a session that ends
+	// without writing it reports it through Session.Unwritten, so the caller can keep
+	// what never left.
+	Mark uint64
 }
 
 // decodeV4Packet decodes one v4 packet from its text form ("4hello",

@@ -118,7 +118,12 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 	s.mu.Unlock()
 	s.afterFinish(fire)
 	if err := srv.writePayload(w, pkts, s.proto, kind, b64, rq.j); err != nil {
-		s.closeNow("transport error", ptClose)
+		// A payload is read whole or not at all: none of it reached the client.
+		s.mu.Lock()
+		s.droppedLocked(pkts, true)
+		fire = s.finishLocked("transport error", ptClose)
+		s.mu.Unlock()
+		s.afterFinish(fire)
 	}
 }
 

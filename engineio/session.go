@@ -69,6 +69,7 @@ type Session struct {
 	final         byte // closed polling: the packet a waiting GET gets ('1' or '6')
 	reason        string
 	queue         []packet
+	unwritten     uint64        // mark of the first packet dropped unwritten; see Unwritten
 	pollWake      chan struct{} // non-nil while a GET waits for packets
 	ws            *wsframe.Conn // the WebSocket carrying the session
 	probe         *wsframe.Conn // a WebSocket being probed for the upgrade
@@ -111,11 +112,42 @@ func (s *Session) Send(msgs ...Message) error {
 		return fmt.Errorf("engineio: send: sid %q: %w", s.id, ErrSlowClient)
 	}
 	for _, m := range msgs {
-		s.queue = append(s.queue, packet{typ: ptMessage, binary: m.Binary, data: m.Data})
+		s.queue = append(s.queue, packet{typ: ptMessage, binary: m.Binary, data: m.Data, mark: m.Mark})
 	}
 	s.kickLocked()
 	s.mu.Unlock()
 	return nil
+}
+
+// Unwritten is the Mark of the first message, in the order they were
+// sent, that the session took but never handed to its connection: still
+// queued when it closed, or not written (or only in part) by a write that
+// failed; every marked message sent after it was not written either.
+// 0: none. What a socket took may still be lost with the connection; what
+// it never took certainly was. Final when OnClose is called.
+func (s *Session) Unwritten() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unwritten
+}
+
+// droppedLocked notes packets that will never be written. inFlight: they
+// were taken from the queue for a write before anything still queued,
+// which may have been dropped already.
+func (s *Session) droppedLocked(pkts []packet, inFlight bool) {
+	if m := firstMark(pkts); m != 0 && (inFlight || s.unwritten == 0) {
+		s.unwritten = m
+	}
+}
+
+// firstMark is the first non-zero mark in pkts (0: none).
+func firstMark(pkts []packet) uint64 {
+	for _, p := range pkts {
+		if p.mark != 0 {
+			return p.mark
+		}
+	}
+	return 0
 }
 
 // Close sends a close packet, then closes the session; OnClose gets
@@ -198,6 +230,7 @@ func (s *Session) finishLocked(reason string, final byte) (fire bool) {
 	}
 	s.state = stateClosed
 	s.final = final
+	s.droppedLocked(s.queue, false)
 	s.queue = nil
 	if s.timer != nil {
 		s.timer.Stop()
@@ -218,9 +251,20 @@ func (s *Session) finishLocked(reason string, final byte) (fire bool) {
 		// (they race on separate connections): that GET gets the noop.
 		s.srv.linger(s)
 	}
-	// OnClose must follow the last OnMessage: if a delivery is under way
-	// (possibly the caller itself, closing from OnMessage), deliver calls
-	// OnClose when it returns.
+	return s.onCloseDueLocked()
+}
+
+// onCloseDueLocked reports whether the caller must call OnClose (through
+// afterFinish) once s.mu is released: the session is closed and OnClose
+// was not called, and nobody else will call it. OnClose must follow the
+// last OnMessage: if a delivery is under way (possibly the caller itself,
+// closing from OnMessage), deliver calls OnClose when it returns. It must
+// also follow the WebSocket flusher's last write, whose failure tells
+// which packets never left (Unwritten): the flusher calls it when it ends.
+func (s *Session) onCloseDueLocked() bool {
+	if s.state != stateClosed || s.onCloseCalled || s.flushing {
+		return false
+	}
 	if s.dmu.TryLock() {
 		s.onCloseCalled = true
 		return true
@@ -262,7 +306,7 @@ func (s *Session) deliver(data []byte, binary bool) {
 // during the delivery.
 func (s *Session) endDelivery() {
 	s.mu.Lock()
-	fire := s.state == stateClosed && !s.onCloseCalled
+	fire := s.state == stateClosed && !s.onCloseCalled && !s.flushing
 	if fire {
 		s.onCloseCalled = true
 	} else {

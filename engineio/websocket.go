@@ -83,33 +83,69 @@ func (s *Session) writeNowLocked() bool {
 	case n == len(buf):
 		s.queue = nil
 	case n > 0:
-		s.queue = []packet{{framed: true, data: bytes.Clone(buf[n:])}}
+		s.queue = []packet{{framed: true, data: bytes.Clone(buf[n:]), mark: firstMark(s.queue[firstUnwritten(s.queue, s.proto, int64(n)):])}}
 	}
 	*bp = buf
 	s.srv.bodies.Put(bp)
 	return n == len(buf)
 }
 
+// frameSize is how many bytes writeFrame writes for p: header, then the
+// payload (prefix byte included).
+func frameSize(p packet, proto uint8) int64 {
+	if p.framed {
+		return int64(len(p.data))
+	}
+	_, n, _, _ := frameOf(p, proto)
+	switch {
+	case n < 126:
+		return int64(n) + 2
+	case n <= 0xffff:
+		return int64(n) + 4
+	}
+	return int64(n) + 10
+}
+
+// firstUnwritten is the index of the first packet of pkts whose frame is
+// not wholly within the first written bytes of their frames.
+func firstUnwritten(pkts []packet, proto uint8, written int64) int {
+	var end int64
+	for i, p := range pkts {
+		end += frameSize(p, proto)
+		if end > written {
+			return i
+		}
+	}
+	return len(pkts)
+}
+
 // writePackets writes packets through a pooled buffer, within WriteTimeout.
-func (srv *Server) writePackets(c *wsframe.Conn, pkts []packet, proto uint8) error {
+// On an error it returns the index of the first packet not wholly written.
+func (srv *Server) writePackets(c *wsframe.Conn, pkts []packet, proto uint8) (int, error) {
 	bw := srv.writers.Get().(*bufio.Writer)
-	err := c.WriteBuffered(bw, srv.opts.WriteTimeout, func(bw *bufio.Writer) {
+	n, err := c.WriteBuffered(bw, srv.opts.WriteTimeout, func(bw *bufio.Writer) {
 		for _, p := range pkts {
 			writeFrame(bw, p, proto)
 		}
 	})
 	srv.writers.Put(bw)
-	return err
+	if err != nil {
+		return firstUnwritten(pkts, proto, n), err
+	}
+	return len(pkts), nil
 }
 
 // flushWS writes the queue to c until it is empty, then ends: no goroutine
-// waits on an idle session's queue.
+// waits on an idle session's queue. A session closed meanwhile calls
+// OnClose from here, once the last write said what it wrote.
 func (s *Session) flushWS(c *wsframe.Conn) {
 	for {
 		s.mu.Lock()
 		if s.ws != c || s.state == stateClosed {
 			s.flushing = false
+			fire := s.onCloseDueLocked()
 			s.mu.Unlock()
+			s.afterFinish(fire)
 			return
 		}
 		pkts := s.queue
@@ -125,17 +161,20 @@ func (s *Session) flushWS(c *wsframe.Conn) {
 		}
 		s.queue = nil
 		s.mu.Unlock()
-		if err := s.srv.writePackets(c, pkts, s.proto); err != nil {
+		if i, err := s.srv.writePackets(c, pkts, s.proto); err != nil {
 			reason := "transport error"
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				reason = "slow client"
 			}
 			s.mu.Lock()
+			s.flushing = false
+			s.droppedLocked(pkts[i:], true)
 			var fire bool
 			if s.ws == c {
 				fire = s.finishLocked(reason, ptClose)
+			} else {
+				fire = s.onCloseDueLocked()
 			}
-			s.flushing = false
 			s.mu.Unlock()
 			s.afterFinish(fire)
 			c.Close()
