@@ -43,6 +43,15 @@ func newPacket(text []byte, attachments [][]byte) *Packet {
 	return p
 }
 
+// SetMark numbers p's Engine.IO messages (engineio.Message.Mark) so that a
+// session that ends without writing them says so (Socket.Unwritten). Call
+// it before p is sent.
+func (p *Packet) SetMark(mark uint64) {
+	for i := range p.msgs {
+		p.msgs[i].Mark = mark
+	}
+}
+
 // msgsFor returns the Engine.IO messages that carry p over a session of Engine.IO
 // protocol eio on transport. Engine.IO v3 polling gets the JSON in ASCII, each other
 // character written as a \u escape, which every JSON parser reads back the same:

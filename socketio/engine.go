@@ -14,6 +14,18 @@ func (srv *Server) OpenSession(es *engineio.Session) engineio.SessionHandler {
 // remote address, handshake request during OpenSession).
 func (s *Socket) Engine() *engineio.Session { return s.engine }
 
+// Unwritten is the mark (Packet.SetMark) of the first packet the socket
+// took but never wrote to its connection; 0: none. Final once the
+// Handler's Disconnect is called for a session that ended. A socket that
+// followed another on its session reports none: the mark may be the
+// other's.
+func (s *Socket) Unwritten() uint64 {
+	if s.engine == nil || s.follows {
+		return 0
+	}
+	return s.engine.Unwritten()
+}
+
 // sessionHandler receives the session's messages for its current Socket
 // (a new one after the client disconnects and connects again), keeping
 // OnMessage and OnClose off the Socket's exported surface. The session

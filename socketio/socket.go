@@ -54,6 +54,7 @@ type Socket struct {
 	id       string
 	protocol int               // socket.io protocol: 4 or 5
 	engine   *engineio.Session // nil in unit tests
+	follows  bool              // another socket had the session before: see Unwritten
 
 	// sending counts sends under way outside the session's message
 	// goroutine; see onClose.
@@ -418,7 +419,9 @@ func (s *Socket) onClientDisconnect() *Socket {
 	if closing { // Disconnect raced with it: the session is closing anyway
 		return s
 	}
-	return s.srv.waiting(s.t, s.engine)
+	next := s.srv.waiting(s.t, s.engine)
+	next.follows = true
+	return next
 }
 
 // fail closes the session after a protocol violation, as the official
