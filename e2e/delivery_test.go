@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushinator/pushinator/internal/redistest"
 )
 
 // TestBufferedUntilAuthenticated: messages to a registered user with no session are kept and
@@ -240,5 +242,56 @@ func TestReplayBeyondTheQueue(t *testing.T) {
 				t.Fatalf("got %d of %d messages, %d connects, %d disconnects", len(got), n, c.count("connect"), c.count("disconnect"))
 			}
 		})
+	}
+}
+
+// TestUnwrittenKeptWhenAClientFreezes: a socket.io-client 2.x on polling freezes (a busy tab, a
+// suspended app) and stops polling; the server takes the messages sent meanwhile into the
+// session's queue, and the session then dies of its heartbeat with them unwritten. The client
+// cannot recover a session (2.x has no recovery), so those messages are kept for the user's
+// next login: the client, thawed, reconnects and gets them. Only what went out in the poll it
+// had open when it froze may be lost with that poll.
+func TestUnwrittenKeptWhenAClientFreezes(t *testing.T) {
+	const ping = "pingInterval: 300, pingTimeout: 300"
+	t.Run("memory engine", func(t *testing.T) {
+		s := startServer(t, ping, "")
+		testUnwrittenKeptWhenAClientFreezes(t, s, s)
+	})
+	t.Run("redis engine, sent through another node", func(t *testing.T) {
+		addr := redistest.Addr(t)
+		prefix := redistest.Prefix(t, addr, "pushinator-e2e")
+		testUnwrittenKeptWhenAClientFreezes(t, startServer(t, ping, redisEngine(addr, prefix)), startServer(t, ping, redisEngine(addr, prefix)))
+	})
+}
+
+func testUnwrittenKeptWhenAClientFreezes(t *testing.T, node, sender *server) {
+	const n = 40
+	sender.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+	c := startClient(t, "freezes", clientSpec{Lib: "v2", URL: node.clientURL, Auth: []any{5, "h"}, Ack: true,
+		Opts: map[string]any{"transports": []string{"polling"}}})
+	c.waitEvent("auth-ack", 10*time.Second)
+	c.send(map[string]any{"cmd": "block", "ms": 2500})
+	c.waitEvent("blocking", 10*time.Second)
+	for i := range n {
+		sender.mustAdmin("/user/send", fmt.Sprintf(`{"userId":5,"message":%d}`, i))
+	}
+	waitFor(t, 30*time.Second, fmt.Sprintf("message %d", n-1), func() bool {
+		got := c.messages()
+		return len(got) > 0 && got[len(got)-1] == float64(n-1)
+	})
+	got := c.messages()
+	first := int(got[0].(float64))
+	for i, m := range got {
+		if m != float64(first+i) {
+			t.Fatalf("got %v: not every message from %d to %d once, in order", got, first, n-1)
+		}
+	}
+	// The poll open when the client froze took what was queued when it was answered: the
+	// first message, and any that came before the server wrote it.
+	if first > 10 {
+		t.Fatalf("got messages %d to %d only", first, n-1)
+	}
+	if c.count("disconnect") == 0 {
+		t.Fatalf("the client never noticed its session died: %v", c.all())
 	}
 }

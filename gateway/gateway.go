@@ -75,6 +75,9 @@ type client interface {
 	drop()
 	remoteAddr() string
 	transport() string
+	// unwritten is the number of the first message the connection took but never wrote
+	// (0: none); final once the client's disconnect is reported.
+	unwritten() uint64
 }
 
 // conn is one socket as the hub sees it (a push.Session).
@@ -89,6 +92,11 @@ type conn struct {
 	pid       string // recovery id; "" for clients that cannot recover (protocol v4)
 	authTimer *time.Timer
 	isClosed  bool
+	// last is the number of the last message the socket took, for what the hub keeps of
+	// what it never wrote (push.Unwritten); switched: the socket changed users, and what
+	// it never wrote may be the other user's, so nothing is handed back.
+	last     uint64
+	switched bool
 }
 
 // Deliver queues m on the socket; before the CONNECT reply is out it waits in pending.
@@ -100,9 +108,14 @@ func (c *conn) Deliver(m *push.Message) error {
 	}
 	if !c.ready {
 		c.pending = append(c.pending, m)
+		c.last = m.Seq
 		return nil
 	}
-	return c.send(m)
+	err := c.send(m)
+	if err == nil {
+		c.last = m.Seq
+	}
+	return err
 }
 
 func (c *conn) send(m *push.Message) error { return c.s.send(m, c.pid != "") }
@@ -126,6 +139,7 @@ func (c sioClient) disconnect()        { c.s.Disconnect() }
 func (c sioClient) drop()              { c.s.Drop() }
 func (c sioClient) remoteAddr() string { return c.s.Engine().RemoteAddr() }
 func (c sioClient) transport() string  { return c.s.Engine().Transport() }
+func (c sioClient) unwritten() uint64  { return c.s.Unwritten() }
 
 func encode(form int) func(*push.Message) any {
 	return func(m *push.Message) any {
@@ -140,6 +154,7 @@ func encode(form int) func(*push.Message) any {
 		if err != nil {
 			return nil
 		}
+		p.SetMark(m.Seq)
 		return p
 	}
 }
@@ -347,9 +362,10 @@ func (c *conn) checkAndBind(rawID, rawHash json.RawMessage, remote string) error
 	if c.authTimer != nil {
 		c.authTimer.Stop()
 	}
+	c.switched = c.switched || old != nil
 	c.mu.Unlock()
 	if old != nil { // the socket switched users
-		g.hub.Release(old, false)
+		g.hub.Release(old, false, push.Unwritten{})
 	}
 	g.log.Debug("authenticated", "user", id, "remote", remote, "transport", c.s.transport())
 	return nil
@@ -367,6 +383,18 @@ func (g *Gateway) Disconnect(s *socketio.Socket, reason string) {
 func (c *conn) closed(reason string) {
 	c.mu.Lock()
 	c.isClosed = true
+	var lost push.Unwritten
+	if !c.switched {
+		// What the socket wrote, it wrote in order; what waited for the CONNECT reply
+		// came after all of it.
+		lost = push.Unwritten{From: c.s.unwritten(), To: c.last}
+		if lost.From == 0 && len(c.pending) > 0 {
+			lost.From = c.pending[0].Seq
+		}
+		if lost.From == 0 {
+			lost = push.Unwritten{}
+		}
+	}
 	c.pending = nil
 	b := c.binding
 	if c.authTimer != nil {
@@ -375,7 +403,7 @@ func (c *conn) closed(reason string) {
 	c.mu.Unlock()
 	if b != nil {
 		deliberate := reason == "client namespace disconnect" || reason == "server namespace disconnect"
-		c.g.hub.Release(b, !deliberate)
+		c.g.hub.Release(b, !deliberate, lost)
 	}
 }
 

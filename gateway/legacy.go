@@ -32,6 +32,7 @@ func (c legacyClient) disconnect()        { c.s.Disconnect() }
 func (c legacyClient) drop()              { c.s.Drop() }
 func (c legacyClient) remoteAddr() string { return c.s.RemoteAddr() }
 func (c legacyClient) transport() string  { return c.s.Transport() }
+func (c legacyClient) unwritten() uint64  { return 0 } // not tracked for socket.io 0.9
 
 var errLegacyEncode = errors.New("gateway: message could not be encoded for a socket.io 0.9 client")
 

@@ -59,7 +59,10 @@ type Engine interface {
 	// Resume fails with ErrCannotRecover, and leaves the session as it was, when userID is
 	// not empty and the session is another user's.
 	Resume(pid, offset, userID string, sess Session) (*Binding, error)
-	Release(b *Binding, resumable bool)
+	// Release ends a session. lost names the messages it took but never wrote: when the user
+	// has no other live session, they are kept for its next session, as if sent while it
+	// was away.
+	Release(b *Binding, resumable bool, lost Unwritten)
 	CheckHash(userID, hash string) bool
 }
 
@@ -74,6 +77,11 @@ type Session interface {
 	// locks held, so it must not call back into the hub synchronously.
 	Disconnect(reason string)
 }
+
+// Unwritten is what a session took (Deliver returned nil) but never wrote to its connection:
+// the message numbered From and those after it, in the order the session got them, up to the
+// one numbered To. The zero value is none.
+type Unwritten struct{ From, To uint64 }
 
 // Options bound what the hub keeps per user.
 type Options struct {
@@ -458,10 +466,15 @@ func (u *user) owedAfter(seq uint64) (from int, above uint64, ok bool) {
 }
 
 // Release detaches a binding's session. When resumable, the session may come back with Resume
-// within the recovery window.
-func (h *Hub) Release(b *Binding, resumable bool) {
+// within the recovery window. What it never wrote (lost) is kept for the user's next session
+// when no other session of the user is live (one that is got those messages too), as long as
+// the log still holds it (the recovery window).
+func (h *Hub) Release(b *Binding, resumable bool, lost Unwritten) {
 	h.detach(b)
 	h.changes.Add(1)
+	if lost.From != 0 {
+		h.keepUnwritten(b.user, lost)
+	}
 	if b.pid == "" {
 		return
 	}
@@ -473,6 +486,39 @@ func (h *Hub) Release(b *Binding, resumable bool) {
 	delete(h.live, b.pid)
 	if resumable && h.opts.RecoveryWindow > 0 {
 		h.resume[b.pid] = resumeRecord{user: b.user, offset: b.startAt, expires: h.opts.Now().Add(h.opts.RecoveryWindow)}
+	}
+}
+
+// keepUnwritten marks the log entries of lost as not delivered, so the user's next session
+// gets them, unless another session of the user is live.
+func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
+	u.sendMu.Lock()
+	defer u.sendMu.Unlock()
+	if u.gone || len(*u.sessions.Load()) > 0 {
+		return
+	}
+	end := -1
+	for i := len(u.log) - 1; i >= 0; i-- {
+		if u.log[i].m.Seq == lost.To {
+			end = i
+			break
+		}
+	}
+	// From may have been dropped from the log already; what follows it is still there.
+	start, _, _ := u.owedAfter(lost.From)
+	if start > 0 {
+		start-- // found: From itself is owed
+	}
+	kept := 0
+	for i := start; i <= end; i++ {
+		if u.log[i].delivered {
+			u.log[i].delivered = false
+			kept++
+		}
+	}
+	if kept > 0 {
+		h.counters.buffered.Add(uint64(kept))
+		h.changes.Add(1)
 	}
 }
 

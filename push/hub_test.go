@@ -168,7 +168,7 @@ func TestResume(t *testing.T) {
 	b, _ := h.Authenticate("5", "h", s, "pid-1")
 	h.Send([]string{"5"}, "message", msg("1"))
 	h.Send([]string{"5"}, "message", msg("2"))
-	h.Release(b, true)
+	h.Release(b, true, Unwritten{})
 	h.Send([]string{"5"}, "message", msg("3"))
 
 	// The client received "1" only: it names that offset and gets 2 and 3.
@@ -182,7 +182,7 @@ func TestResume(t *testing.T) {
 		t.Fatalf("resumed with %v, want %v", got, want)
 	}
 	// A client that received nothing names no offset and gets everything since it attached.
-	h.Release(b2, true)
+	h.Release(b2, true, Unwritten{})
 	s3 := &fakeSession{}
 	if _, err := h.Resume("pid-1", "", "", s3); err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestResumeFailsWhenMessagesWereDropped(t *testing.T) {
 	s := &fakeSession{}
 	b, _ := h.Authenticate("5", "h", s, "p")
 	h.Send([]string{"5"}, "message", msg("seen"))
-	h.Release(b, true)
+	h.Release(b, true, Unwritten{})
 	for i := 0; i < 4; i++ { // more than BufferSize while away
 		h.Send([]string{"5"}, "message", msg(fmt.Sprint(i)))
 	}
@@ -208,7 +208,7 @@ func TestResumeFailsWhenMessagesWereDropped(t *testing.T) {
 	}
 	// And a resume after the window fails.
 	b2, _ := h.Authenticate("5", "h", &fakeSession{}, "q")
-	h.Release(b2, true)
+	h.Release(b2, true, Unwritten{})
 	c.t = c.t.Add(3 * time.Minute)
 	if _, err := h.Resume("q", "", "", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
 		t.Fatalf("resume after the window: %v", err)
@@ -241,7 +241,7 @@ func TestConcurrentSendAndAttach(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			h.Release(b, false)
+			h.Release(b, false, Unwritten{})
 		}(sessions[i])
 	}
 	for i := 0; i < 200; i++ {
@@ -268,7 +268,7 @@ func TestResumeOnlyByItsUser(t *testing.T) {
 	h.Register("5", "h")
 	h.Register("6", "h6")
 	dropped, _ := h.Authenticate("5", "h", &fakeSession{}, "dropped")
-	h.Release(dropped, true)
+	h.Release(dropped, true, Unwritten{})
 	h.Send([]string{"5"}, "message", msg("while away"))
 	if _, err := h.Resume("dropped", "", "6", &fakeSession{}); !errors.Is(err, ErrCannotRecover) {
 		t.Fatalf("user 6 resuming user 5's session: %v, want ErrCannotRecover", err)
@@ -319,7 +319,7 @@ func TestResumeTakesOverALiveSession(t *testing.T) {
 		t.Fatalf("the replaced connection still gets messages: %v", got)
 	}
 	// The old connection's late release must not make the pid resumable again.
-	h.Release(b, true)
+	h.Release(b, true, Unwritten{})
 	if st := h.Stats(); st.Resumable != 0 || st.Sessions != 1 {
 		t.Fatalf("after the stale release: %+v", st)
 	}
@@ -515,7 +515,7 @@ func TestOneUserMessageDropsItsEncoding(t *testing.T) {
 		t.Fatal("the logged one-user message still holds its encoding")
 	}
 
-	h.Release(ba, true)
+	h.Release(ba, true, Unwritten{})
 	h.Send([]string{"5"}, "message", msg("two")) // missed by a
 	resumed := &encodingSession{encoded: &encoded}
 	if _, err := h.Resume("pid-a", FormatOffset(logged), "", resumed); err != nil {

@@ -30,7 +30,7 @@ func TestResumeFollowsTheUsersOrder(t *testing.T) {
 	if got, want := s.messages(), []string{`"late"`, `"early"`}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("live session got %v, want %v", got, want)
 	}
-	h.Release(b, true)
+	h.Release(b, true, Unwritten{})
 
 	// It got only the first of the two.
 	s2 := &fakeSession{}
@@ -42,7 +42,7 @@ func TestResumeFollowsTheUsersOrder(t *testing.T) {
 		t.Fatalf("resumed after %q: got %v, want %v", first.Data, got, want)
 	}
 	// It got both: nothing is owed.
-	h.Release(b2, true)
+	h.Release(b2, true, Unwritten{})
 	s3 := &fakeSession{}
 	if _, err := h.Resume("p", FormatOffset(second), "", s3); err != nil {
 		t.Fatal(err)
@@ -60,11 +60,11 @@ func TestOffsetlessResumeAfterCrossedSends(t *testing.T) {
 	u := h.user("5")
 	b0, _ := h.Authenticate("5", "h", &fakeSession{}, "")
 	h.Send([]string{"5"}, "message", msg("before")) // delivered: not owed to anyone later
-	h.Release(b0, false)
+	h.Release(b0, false, Unwritten{})
 	numbered := h.newMessage("message", msg("numbered before attach"))
 	b, _ := h.Authenticate("5", "h", &fakeSession{fail: true}, "p")
 	h.deliver(u, numbered, true)
-	h.Release(b, true)
+	h.Release(b, true, Unwritten{})
 	s := &fakeSession{}
 	if _, err := h.Resume("p", "", "", s); err != nil {
 		t.Fatal(err)
@@ -137,4 +137,61 @@ func roundTrip(t *testing.T, snap Snapshot) Snapshot {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// What a session took but never wrote is kept for the user's next session when no other
+// session of the user is live, from the first message it did not write to the last it took,
+// in the order it got them.
+func TestUnwrittenIsKeptForTheNextSession(t *testing.T) {
+	h, _ := newTestHub()
+	h.opts.BufferSize = 10
+	h.Register("5", "h")
+	s := &fakeSession{}
+	b, _ := h.Authenticate("5", "h", s, "")
+	h.Send([]string{"5"}, "message", msg("written"))
+	first, second := crossedSends(h, "5") // got "late", then "early"
+	h.Release(b, false, Unwritten{From: first.Seq, To: second.Seq})
+	s2 := &fakeSession{}
+	h.Authenticate("5", "h", s2, "")
+	if got, want := s2.messages(), []string{`"late"`, `"early"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("next session got %v, want %v", got, want)
+	}
+	if st := h.Stats(); st.MessagesKept != 2 {
+		t.Errorf("messagesBuffered = %d, want 2", st.MessagesKept)
+	}
+}
+
+// Another live session of the user got the messages too: nothing is kept.
+func TestUnwrittenWithAnotherSessionLive(t *testing.T) {
+	h, _ := newTestHub()
+	h.Register("5", "h")
+	other := &fakeSession{}
+	h.Authenticate("5", "h", other, "")
+	b, _ := h.Authenticate("5", "h", &fakeSession{}, "")
+	h.Send([]string{"5"}, "message", msg("m"))
+	seq := other.seqs[0]
+	h.Release(b, false, Unwritten{From: seq, To: seq})
+	next := &fakeSession{}
+	h.Authenticate("5", "h", next, "")
+	if got := next.messages(); len(got) != 0 {
+		t.Fatalf("a new session got %v, which a live session had", got)
+	}
+}
+
+// The first unwritten message was dropped from the log (over bufferSize): what the log still
+// holds of the rest is kept.
+func TestUnwrittenPartlyDropped(t *testing.T) {
+	h, _ := newTestHub() // bufferSize 3
+	h.Register("5", "h")
+	s := &fakeSession{}
+	b, _ := h.Authenticate("5", "h", s, "")
+	for i := range 5 {
+		h.Send([]string{"5"}, "message", msg(strconv.Itoa(i)))
+	}
+	h.Release(b, false, Unwritten{From: s.seqs[0], To: s.seqs[4]})
+	next := &fakeSession{}
+	h.Authenticate("5", "h", next, "")
+	if got, want := next.messages(), []string{`"2"`, `"3"`, `"4"`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("next session got %v, want %v", got, want)
+	}
 }

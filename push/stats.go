@@ -24,7 +24,7 @@ type Stats struct {
 	Kept            int    `json:"kept"`             // messages kept for users with no live session
 	MessagesSent    uint64 `json:"messagesSent"`     // sends and broadcasts accepted
 	Deliveries      uint64 `json:"deliveries"`       // messages handed to a session
-	MessagesKept    uint64 `json:"messagesBuffered"` // messages kept because the user had no session
+	MessagesKept    uint64 `json:"messagesBuffered"` // messages kept for a later session: none was live, or it never wrote them
 	MessagesDropped uint64 `json:"messagesDropped"`  // kept messages dropped by the count or byte bound
 	MessagesExpired uint64 `json:"messagesExpired"`  // kept messages dropped by age
 	AuthOK          uint64 `json:"authSucceeded"`

@@ -169,7 +169,7 @@ func TestBufferedAcrossNodes(t *testing.T) {
 	if st := a.Stats(); st.Kept != 0 {
 		t.Fatalf("kept after delivery: %+v", st)
 	}
-	b.Release(bd, false)
+	b.Release(bd, false, push.Unwritten{})
 	a.Send([]string{"7"}, "message", msg("five"))
 	s2.waitMessages(t, "five")
 	if got := s.messages(); len(got) != 4 {
@@ -433,8 +433,8 @@ func TestSendRacingDisconnectIsKept(t *testing.T) {
 	if _, err := b.Authenticate("9", "h", fresh, ""); err != nil {
 		t.Fatal(err)
 	}
-	a.Release(pa, false)
-	b.Release(pb, false)
+	a.Release(pa, false, push.Unwritten{})
+	b.Release(pb, false, push.Unwritten{})
 	if res, err := a.Send([]string{"9"}, "message", msg("m2")); err != nil || res.Delivered != 1 {
 		t.Fatalf("send to the new session: %+v, %v; want delivered", res, err)
 	}
@@ -493,7 +493,7 @@ func TestReleasedSessionResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Release(bd, true)
+	b.Release(bd, true, push.Unwritten{})
 	res, _ := a.Send([]string{"3"}, "message", msg("while away"))
 	if res.Buffered != 1 {
 		t.Fatalf("send while away: %+v", res)
@@ -608,7 +608,7 @@ func TestResumeWhileSending(t *testing.T) {
 		case <-done:
 		default:
 			time.Sleep(5 * time.Millisecond) // let some messages arrive on this connection
-			nodes[(hop+1)%2].Release(bd, true)
+			nodes[(hop+1)%2].Release(bd, true, push.Unwritten{})
 			offset := ""
 			if s.mu.Lock(); len(s.seqs) > 0 {
 				offset = uitoa(s.seqs[len(s.seqs)-1])
@@ -642,4 +642,39 @@ func TestResumeWhileSending(t *testing.T) {
 		t.Fatalf("over %d connections got %d messages: %v", len(sessions), len(got), got)
 	}
 	t.Logf("%d messages over %d connections on two nodes", total, len(sessions))
+}
+
+// What a session took but never wrote (a polling client that stopped polling) is kept for the
+// user's next session when it was the user's last one, on whichever node that comes; while
+// another session of the user is live, that one got it and nothing is kept.
+func TestUnwrittenIsKept(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
+	a, _ := startNode(t, addr, prefix, nil)
+	b, _ := startNode(t, addr, prefix, nil)
+	a.Register("5", "h")
+
+	other := &fakeSession{}
+	bo, _ := b.Authenticate("5", "h", other, "")
+	s := &fakeSession{}
+	bs, _ := a.Authenticate("5", "h", s, "")
+	for _, m := range []string{"1", "2", "3"} {
+		a.Send([]string{"5"}, "message", msg(m))
+	}
+	s.waitMessages(t, "1", "2", "3")
+	other.waitMessages(t, "1", "2", "3")
+	a.Release(bs, false, push.Unwritten{From: s.seqs[1], To: s.seqs[2]})
+	next := &fakeSession{}
+	bn, _ := b.Authenticate("5", "h", next, "") // kept messages are handed over before it returns
+	if got := next.messages(); len(got) != 0 {
+		t.Fatalf("with another session live, the next one got %v", got)
+	}
+
+	b.Release(bn, false, push.Unwritten{})
+	b.Release(bo, false, push.Unwritten{From: other.seqs[1], To: other.seqs[2]})
+	last := &fakeSession{}
+	if _, err := a.Authenticate("5", "h", last, ""); err != nil {
+		t.Fatal(err)
+	}
+	last.waitMessages(t, "2", "3")
 }

@@ -293,8 +293,11 @@ return out
 // releaseScript uncounts a session that ended and, when it may resume, turns its pid record
 // into a resume record that expires after the recovery window. A session taken over by a
 // resumed connection (the record has another owner) changes nothing: the taker did it; nor
-// does the count of one that a disconnect uncounted already (its gen is past).
-// ARGV: p, now, node, id, pid, owner, resumable ("1"/"0"), windowMs, startAt, gen.
+// does the count of one that a disconnect uncounted already (its gen is past). The messages
+// the session took but never wrote (seqs from..to; from 0: none) are marked kept when the user
+// has no live session left (one that is got them too), as keepScript marks what no session
+// took.
+// ARGV: p, now, node, id, pid, owner, resumable ("1"/"0"), windowMs, startAt, gen, from, to.
 var releaseScript = redis.NewScript(prelude + `
 local node, id, pid, owner = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local uk = ukey(id)
@@ -308,6 +311,15 @@ if (redis.call('HGET', uk, 'gen') or '0') == ARGV[10] then
   if redis.call('HINCRBY', nodesk, node, -1) <= 0 then redis.call('HDEL', nodesk, node) end
 end
 if redis.call('HLEN', nodesk) == 0 then redis.call('SREM', p .. 'online', id) end
+if ARGV[11] ~= '0' and redis.call('HEXISTS', uk, 'hash') == 1 and live(uk, id) == 0 then
+  local entries = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12], 'WITHSCORES')
+  for i = 2, #entries, 2 do
+    if redis.call('ZADD', uk .. ':kept', entries[i], entries[i]) == 1 then
+      redis.call('HINCRBY', p .. 'stats', 'kept', 1)
+      redis.call('HINCRBY', p .. 'stats', 'buffered', 1)
+    end
+  end
+end
 if pid ~= '' then
   local window = tonumber(ARGV[8])
   if ARGV[7] == '1' and window > 0 and redis.call('HEXISTS', uk, 'hash') == 1 then

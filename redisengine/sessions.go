@@ -271,7 +271,7 @@ func (n *Node) Resume(pid, offset, wantUser string, sess push.Session) (*push.Bi
 }
 
 // Release uncounts the session; a dropped one may resume on any node within the window.
-func (n *Node) Release(pb *push.Binding, resumable bool) {
+func (n *Node) Release(pb *push.Binding, resumable bool, lost push.Unwritten) {
 	b, ok := pb.State().(*binding)
 	if !ok {
 		return
@@ -293,7 +293,7 @@ func (n *Node) Release(pb *push.Binding, resumable bool) {
 		res = "1"
 	}
 	err := releaseScript.Run(ctx, n.rdb, nil, n.opts.Prefix, n.now(), n.opts.NodeID, b.userID, b.pid, b.owner,
-		res, n.opts.RecoveryWindow.Milliseconds(), b.startAt, b.gen).Err()
+		res, n.opts.RecoveryWindow.Milliseconds(), b.startAt, b.gen, lost.From, lost.To).Err()
 	if err != nil {
 		// The count is corrected when Redis is back (presence re-count).
 		n.log.Debug("release not recorded in redis", "user", b.userID, "err", err)

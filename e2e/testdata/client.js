@@ -6,7 +6,9 @@
 // and prints one JSON line per thing that happens (connect, auth-ack, event, disconnect,
 // connect_error, reconnect...). It reads JSON commands on stdin:
 //   {"cmd":"emit","event":"x","args":[...],"ack":true}  {"cmd":"disconnect"}  {"cmd":"connect"}
-//   {"cmd":"close-transport"}  {"cmd":"close-on-next-event"}  {"cmd":"exit"}
+//   {"cmd":"close-transport"}  {"cmd":"close-on-next-event"}  {"cmd":"block","ms":n}  {"cmd":"exit"}
+// block keeps the event loop busy for n ms (a frozen tab, a suspended app), after printing
+// {"type":"blocking"}: the client neither reads nor polls meanwhile.
 // close-on-next-event closes the transport in the tick the next event packet is decoded, before
 // socket.io-client hands it to the socket (it defers that by a tick): the window in which a
 // network cut makes socket.io-client buffer an event it will emit after reconnecting.
@@ -81,6 +83,11 @@ process.stdin.on("data", (d) => {
         engine().close();
       };
       socket.io.decoder.on("decoded", onDecoded);
+    }
+    else if (c.cmd === "block") {
+      out({ type: "blocking" }); // stdout is a pipe: written before the loop starts
+      const until = Date.now() + c.ms;
+      while (Date.now() < until);
     }
     else if (c.cmd === "exit") process.exit(0);
   }
