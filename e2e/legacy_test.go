@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -53,5 +54,43 @@ func TestOriginalClients(t *testing.T) {
 			}
 			b.waitEvent("disconnect", 10*time.Second)
 		})
+	}
+}
+
+// TestUnwrittenKeptWhenAnOriginalClientFreezes: a socket.io 0.9 client on XHR polling freezes
+// and stops polling; its socket dies of the close timeout with what was sent meanwhile
+// unwritten, and the client, thawed, reconnects and gets it as kept messages. Only what went
+// out in the poll it had open when it froze may be lost with that poll.
+func TestUnwrittenKeptWhenAnOriginalClientFreezes(t *testing.T) {
+	const n = 40
+	s := startServer(t, "pingInterval: 300, pingTimeout: 300", "")
+	s.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+	arg, _ := json.Marshal(map[string]any{"url": s.clientURL, "transport": "xhr-polling", "userId": 5, "hash": "h", "ack": true, "reconnect": true})
+	c := startNode(t, "0.9 freezes", "testdata/client09.js", string(arg))
+	c.waitEvent("auth-ack", 10*time.Second)
+	c.send(map[string]any{"cmd": "block", "ms": 2500})
+	c.waitEvent("blocking", 10*time.Second)
+	for i := range n {
+		s.mustAdmin("/user/send", fmt.Sprintf(`{"userId":5,"message":%d}`, i))
+	}
+	var got []string
+	waitFor(t, 30*time.Second, fmt.Sprintf("message %d", n-1), func() bool {
+		got = got[:0]
+		for _, ev := range c.all() {
+			if ev["type"] == "message" {
+				got = append(got, ev["message"].(string))
+			}
+		}
+		return len(got) > 0 && got[len(got)-1] == fmt.Sprint(n-1)
+	})
+	var first int
+	fmt.Sscan(got[0], &first)
+	for i, m := range got {
+		if m != fmt.Sprint(first+i) {
+			t.Fatalf("got %q: not every message from %d to %d once, in order", got, first, n-1)
+		}
+	}
+	if first > 10 {
+		t.Fatalf("got messages %d to %d only", first, n-1)
 	}
 }

@@ -32,18 +32,21 @@ func (c legacyClient) disconnect()        { c.s.Disconnect() }
 func (c legacyClient) drop()              { c.s.Drop() }
 func (c legacyClient) remoteAddr() string { return c.s.RemoteAddr() }
 func (c legacyClient) transport() string  { return c.s.Transport() }
-func (c legacyClient) unwritten() uint64  { return 0 } // not tracked for socket.io 0.9
+func (c legacyClient) unwritten() uint64  { return c.s.Unwritten() }
 
 var errLegacyEncode = errors.New("gateway: message could not be encoded for a socket.io 0.9 client")
 
 func encodeLegacy(m *push.Message) any {
+	var p *legacy.Packet
 	if m.Event == "message" {
-		return legacy.EncodeMessage(m.Data)
+		p = legacy.EncodeMessage(m.Data)
+	} else {
+		var err error
+		if p, err = legacy.EncodeEvent(m.Event, m.Data); err != nil {
+			return nil
+		}
 	}
-	p, err := legacy.EncodeEvent(m.Event, m.Data)
-	if err != nil {
-		return nil
-	}
+	p.SetMark(m.Seq)
 	return p
 }
 

@@ -55,6 +55,28 @@ var errPacket = errors.New("legacy: invalid packet")
 // sockets. Its bytes are never modified.
 type Packet struct {
 	data []byte
+	mark uint64 // see SetMark
+}
+
+// SetMark numbers the packet so that a socket that ends without writing it
+// says so (Socket.Unwritten). Call it before p is sent.
+func (p *Packet) SetMark(mark uint64) { p.mark = mark }
+
+// outPacket is one packet in a socket's queue: its bytes, and the mark of
+// the Packet it came from (0 for the socket's own packets).
+type outPacket struct {
+	data []byte
+	mark uint64
+}
+
+// firstMark is the first non-zero mark in pkts (0: none).
+func firstMark(pkts []outPacket) uint64 {
+	for _, p := range pkts {
+		if p.mark != 0 {
+			return p.mark
+		}
+	}
+	return 0
 }
 
 // String is the packet as sent, e.g. `3:::{"a":1}`.
@@ -211,15 +233,15 @@ const maxFrameDigits = 10
 
 // appendPayload frames packets for one polling response: a single packet
 // goes as it is.
-func appendPayload(dst []byte, pkts [][]byte) []byte {
+func appendPayload(dst []byte, pkts []outPacket) []byte {
 	if len(pkts) == 1 {
-		return append(dst, pkts[0]...)
+		return append(dst, pkts[0].data...)
 	}
 	for _, p := range pkts {
 		dst = append(dst, frameMark...)
-		dst = strconv.AppendInt(dst, int64(wire.UTF16Len(p)), 10)
+		dst = strconv.AppendInt(dst, int64(wire.UTF16Len(p.data)), 10)
 		dst = append(dst, frameMark...)
-		dst = append(dst, p...)
+		dst = append(dst, p.data...)
 	}
 	return dst
 }

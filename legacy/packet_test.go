@@ -115,9 +115,9 @@ func TestAppendPayload(t *testing.T) {
 		{[]string{"3:::\ufffd"}, "3:::\ufffd"},
 	}
 	for _, tt := range tests {
-		var pkts [][]byte
+		var pkts []outPacket
 		for _, p := range tt.in {
-			pkts = append(pkts, []byte(p))
+			pkts = append(pkts, outPacket{data: []byte(p)})
 		}
 		if got := string(appendPayload(nil, pkts)); got != tt.want {
 			t.Errorf("appendPayload(%q) = %q, want %q", tt.in, got, tt.want)
@@ -336,7 +336,7 @@ func FuzzDecodePayload(f *testing.F) {
 		// them could pass for framing.
 		if len(pkts) > 1 {
 			var third [][]byte
-			if err := decodePayload(appendPayload(nil, pkts), func(p []byte) error {
+			if err := decodePayload(appendPayload(nil, outPackets(pkts)), func(p []byte) error {
 				third = append(third, p)
 				return nil
 			}); err != nil || !reflect.DeepEqual(third, pkts) {
@@ -386,4 +386,12 @@ func FuzzDecodeJSONPForm(f *testing.F) {
 			t.Fatalf("decodeJSONPForm(%q) = %q; re-posted: %q, %v", in, payload, again, err)
 		}
 	})
+}
+
+func outPackets(pkts [][]byte) []outPacket {
+	out := make([]outPacket, len(pkts))
+	for i, p := range pkts {
+		out[i].data = p
+	}
+	return out
 }

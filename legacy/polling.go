@@ -23,7 +23,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, 
 		}
 	}
 	if s == nil {
-		srv.writePayload(w, r, k, j, [][]byte{rawNotHandshaken})
+		srv.writePayload(w, r, k, j, []outPacket{{data: rawNotHandshaken}})
 		return
 	}
 	s.mu.Lock()
@@ -32,7 +32,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, 
 		s.connectLocked(k, r.RemoteAddr)
 	case s.state != stateClosed && s.kind != k:
 		s.mu.Unlock()
-		srv.writePayload(w, r, k, j, [][]byte{rawNotHandshaken})
+		srv.writePayload(w, r, k, j, []outPacket{{data: rawNotHandshaken}})
 		return
 	}
 	if s.state == stateClosed {
@@ -42,7 +42,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, 
 		if final == nil {
 			final = rawNotHandshaken
 		}
-		srv.writePayload(w, r, k, j, [][]byte{final})
+		srv.writePayload(w, r, k, j, []outPacket{{data: final}})
 		return
 	}
 	if s.state != stateClosing {
@@ -82,19 +82,19 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, 
 		s.pollWake = nil
 	}
 	var (
-		pkts [][]byte
+		pkts []outPacket
 		fire bool
 	)
 	switch {
 	case s.state == stateClosed:
-		pkts = [][]byte{s.final}
+		pkts = []outPacket{{data: s.final}}
 		if s.final == nil {
-			pkts[0] = rawNotHandshaken
+			pkts[0].data = rawNotHandshaken
 		}
 	case s.pollGen != gen:
 		// Displaced: the newer poll owns the close timer.
 		s.mu.Unlock()
-		srv.writePayload(w, r, k, j, [][]byte{rawNoop})
+		srv.writePayload(w, r, k, j, []outPacket{{data: rawNoop}})
 		return
 	case gone:
 		// The client went away mid-poll: like the 0.9 server, give it
@@ -105,7 +105,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, 
 		s.mu.Unlock()
 		return
 	case len(s.queue) == 0:
-		pkts = [][]byte{rawNoop}
+		pkts = []outPacket{{data: rawNoop}}
 	default:
 		pkts, s.queue = s.queue, nil
 		if s.state == stateClosing {
@@ -119,8 +119,10 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, 
 	s.mu.Unlock()
 	s.afterFinish(fire)
 	if err := srv.writePayload(w, r, k, j, pkts); err != nil {
-		// The packets taken are lost: the socket cannot go on.
+		// The packets taken are lost (a payload is read whole or not at
+		// all): the socket cannot go on.
 		s.mu.Lock()
+		s.droppedLocked(pkts, true)
 		fire = s.finishLocked(reasonTransportError, nil)
 		s.mu.Unlock()
 		s.afterFinish(fire)
@@ -129,7 +131,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Socket, 
 
 // writePayload writes packets as one polling response, framed when there
 // are several; JSONP wraps the payload in `io.j[N]("...");`.
-func (srv *Server) writePayload(w http.ResponseWriter, r *http.Request, k transportKind, j string, pkts [][]byte) error {
+func (srv *Server) writePayload(w http.ResponseWriter, r *http.Request, k transportKind, j string, pkts []outPacket) error {
 	body := appendPayload(make([]byte, 0, 64), pkts)
 	ctype := "text/plain; charset=UTF-8"
 	if k == kindJSONP {

@@ -61,9 +61,10 @@ type Socket struct {
 	connected  bool          // Connect succeeded: Disconnect is owed
 	counted    bool          // counted in Server.byKind
 	inHandler  bool          // an Event call is running
-	owed       bool          // finished during an Event: its caller calls Disconnect
+	owed       bool          // finished during an Event or a WebSocket write: whichever ends last calls Disconnect
 	reason     string
-	queue      [][]byte
+	queue      []outPacket
+	unwritten  uint64        // mark of the first packet dropped unwritten; see Unwritten
 	final      []byte        // what a poll of a finished socket gets
 	pollWake   chan struct{} // the waiting poll's wake-up, nil when none waits
 	pollGen    uint64        // bumped by each poll; an older poll that sees it changed ends
@@ -115,7 +116,7 @@ func (s *Socket) Send(p *Packet) error {
 		s.mu.Unlock()
 		return fmt.Errorf("legacy: send: sid %q: %w", s.id, ErrClosed)
 	}
-	if !s.enqueueLocked(p.data) {
+	if !s.enqueueLocked(outPacket{data: p.data, mark: p.mark}) {
 		fire := s.finishLocked(reasonSlowClient, nil)
 		s.mu.Unlock()
 		if fire {
@@ -144,11 +145,11 @@ func (s *Socket) Drop() {
 
 // enqueueLocked appends a packet within the queue limit and makes the
 // transport write it; false when the limit is reached.
-func (s *Socket) enqueueLocked(b []byte) bool {
+func (s *Socket) enqueueLocked(p outPacket) bool {
 	if len(s.queue) >= s.srv.opts.QueueLimit {
 		return false
 	}
-	s.queue = append(s.queue, b)
+	s.queue = append(s.queue, p)
 	if s.state != stateConnecting {
 		s.kickLocked()
 	}
@@ -197,7 +198,7 @@ func (s *Socket) closeGraceful(reason string) {
 	s.state = stateClosing
 	s.reason = reason
 	// Beyond the limit by one at most: the goodbye is worth it.
-	s.queue = append(s.queue, rawDisconnect)
+	s.queue = append(s.queue, outPacket{data: rawDisconnect})
 	s.armCloseLocked(s.srv.opts.CloseTimeout)
 	s.kickLocked()
 	s.mu.Unlock()
@@ -240,6 +241,7 @@ func (s *Socket) finishLocked(reason string, final []byte) (fire bool) {
 	}
 	s.state = stateClosed
 	s.final = final
+	s.droppedLocked(s.queue, false)
 	s.queue = nil
 	s.closeTimer.stop()
 	s.hbTimer.stop()
@@ -262,12 +264,45 @@ func (s *Socket) finishLocked(reason string, final []byte) (fire bool) {
 	if !s.connected {
 		return false
 	}
-	if s.inHandler {
+	if s.inHandler || s.flushing {
+		// Disconnect must follow the Event under way, and the WebSocket
+		// write under way, whose result says what it wrote (Unwritten).
 		s.owed = true
 		return false
 	}
 	s.connected = false
 	return true
+}
+
+// owedLocked reports whether the caller, ending an Event or a WebSocket
+// write, must call Disconnect now: it was owed and nothing else is under
+// way that would.
+func (s *Socket) owedLocked() bool {
+	if !s.owed || s.inHandler || s.flushing {
+		return false
+	}
+	s.owed, s.connected = false, false
+	return true
+}
+
+// Unwritten is the mark (Packet.SetMark) of the first packet, in the order
+// they were sent, that the socket took but never handed to its connection:
+// still queued when it closed, or in a write that failed; every marked
+// packet sent after it was not written either. 0: none. Final when
+// Handler.Disconnect is called.
+func (s *Socket) Unwritten() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unwritten
+}
+
+// droppedLocked notes packets that will never be written. inFlight: they
+// were taken from the queue for a write before anything still queued,
+// which may have been dropped already.
+func (s *Socket) droppedLocked(pkts []outPacket, inFlight bool) {
+	if m := firstMark(pkts); m != 0 && (inFlight || s.unwritten == 0) {
+		s.unwritten = m
+	}
 }
 
 // afterFinish calls Handler.Disconnect if finishLocked said so.
@@ -318,7 +353,7 @@ func (s *Socket) onHeartbeatTimer(gen uint64) {
 	switch {
 	case s.awaitingHB:
 		fire = s.finishLocked(reasonHeartbeatTimeout, nil)
-	case !s.enqueueLocked(rawHeartbeat):
+	case !s.enqueueLocked(outPacket{data: rawHeartbeat}):
 		fire = s.finishLocked(reasonSlowClient, nil)
 	default:
 		s.awaitingHB = true
@@ -337,7 +372,7 @@ func (s *Socket) connectLocked(kind transportKind, remote string) bool {
 	s.state = stateConnecting
 	s.stopCloseLocked()
 	// `1::` goes first, whatever Connect sends.
-	s.queue = append(s.queue, rawConnect)
+	s.queue = append(s.queue, outPacket{data: rawConnect})
 	s.mu.Unlock()
 
 	s.hmu.Lock()
@@ -353,7 +388,7 @@ func (s *Socket) connectLocked(kind transportKind, remote string) bool {
 		s.srv.log.Debug("legacy: connect refused", "sid", s.id, "remote", remote, "err", err)
 		s.state = stateClosing
 		s.reason = "refused"
-		s.queue = [][]byte{rawUnauthorized, rawDisconnect}
+		s.queue = []outPacket{{data: rawUnauthorized}, {data: rawDisconnect}}
 		s.armCloseLocked(s.srv.opts.CloseTimeout)
 		return false
 	}
@@ -369,7 +404,7 @@ func (s *Socket) connectLocked(kind transportKind, remote string) bool {
 	if s.closeAfterConnect != "" {
 		s.state = stateClosing
 		s.reason = s.closeAfterConnect
-		s.queue = append(s.queue, rawDisconnect)
+		s.queue = append(s.queue, outPacket{data: rawDisconnect})
 		s.armCloseLocked(s.srv.opts.CloseTimeout)
 		return true
 	}
@@ -394,11 +429,7 @@ func (s *Socket) deliver(fn func()) {
 	fn()
 	s.mu.Lock()
 	s.inHandler = false
-	owed := s.owed
-	s.owed = false
-	if owed {
-		s.connected = false
-	}
+	owed := s.owedLocked()
 	reason := s.reason
 	s.mu.Unlock()
 	if owed {
@@ -541,7 +572,7 @@ func (s *Socket) sendControl(b []byte) {
 		return
 	}
 	var fire bool
-	if !s.enqueueLocked(b) {
+	if !s.enqueueLocked(outPacket{data: b}) {
 		fire = s.finishLocked(reasonSlowClient, nil)
 	}
 	s.mu.Unlock()

@@ -10,17 +10,28 @@ import (
 )
 
 // writePackets writes each packet as one text frame (the transport has its
-// own framing), through a pooled buffer, within WriteTimeout.
-func (srv *Server) writePackets(c *wsframe.Conn, pkts [][]byte) error {
+// own framing), through a pooled buffer, within WriteTimeout. On an error
+// it returns the index of the first packet not wholly written.
+func (srv *Server) writePackets(c *wsframe.Conn, pkts []outPacket) (int, error) {
 	bw := srv.writers.Get().(*bufio.Writer)
-	_, err := c.WriteBuffered(bw, srv.opts.WriteTimeout, func(bw *bufio.Writer) {
+	n, err := c.WriteBuffered(bw, srv.opts.WriteTimeout, func(bw *bufio.Writer) {
 		for _, p := range pkts {
-			wsframe.WriteHeader(bw, wsframe.OpText, len(p))
-			bw.Write(p)
+			wsframe.WriteHeader(bw, wsframe.OpText, len(p.data))
+			bw.Write(p.data)
 		}
 	})
 	srv.writers.Put(bw)
-	return err
+	if err == nil {
+		return len(pkts), nil
+	}
+	var end int64
+	for i, p := range pkts {
+		end += int64(len(wsframe.AppendHeader(nil, wsframe.OpText, len(p.data))) + len(p.data))
+		if end > n {
+			return i, err
+		}
+	}
+	return len(pkts), err
 }
 
 // serveWebSocket connects a handshaken socket over WebSocket. A session
@@ -81,7 +92,9 @@ func (s *Socket) flushWS(c *wsframe.Conn) {
 		s.mu.Lock()
 		if s.ws != c || s.state == stateClosed {
 			s.flushing = false
+			fire := s.owedLocked()
 			s.mu.Unlock()
+			s.afterFinish(fire)
 			return
 		}
 		pkts := s.queue
@@ -97,17 +110,20 @@ func (s *Socket) flushWS(c *wsframe.Conn) {
 		}
 		s.queue = nil
 		s.mu.Unlock()
-		if err := s.srv.writePackets(c, pkts); err != nil {
+		if i, err := s.srv.writePackets(c, pkts); err != nil {
 			reason := reasonTransportError
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				reason = reasonSlowClient
 			}
 			s.mu.Lock()
+			s.flushing = false
+			s.droppedLocked(pkts[i:], true)
 			var fire bool
 			if s.ws == c {
 				fire = s.finishLocked(reason, nil)
+			} else {
+				fire = s.owedLocked()
 			}
-			s.flushing = false
 			s.mu.Unlock()
 			s.afterFinish(fire)
 			c.Close()
