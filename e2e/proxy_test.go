@@ -20,6 +20,8 @@ type tcpProxy struct {
 	mu       sync.Mutex
 	target   string
 	conns    map[net.Conn]net.Conn // client side -> server side
+	silenced map[net.Conn]bool     // client sides cut without the server side seeing it
+	down     bool                  // new connections are closed at once
 	cuts     int
 	accepted int // connections forwarded so far
 }
@@ -32,7 +34,7 @@ func startProxy(t *testing.T, target string, cutEvery time.Duration) *tcpProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]net.Conn{}, done: make(chan struct{})}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]net.Conn{}, silenced: map[net.Conn]bool{}, done: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	if cutEvery > 0 {
@@ -61,14 +63,24 @@ func (p *tcpProxy) accept() {
 			return
 		}
 		p.mu.Lock()
-		target := p.target
+		target, down := p.target, p.down
 		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
 		s, err := net.DialTimeout("tcp", target, 2*time.Second)
 		if err != nil {
 			c.Close()
 			continue
 		}
 		p.mu.Lock()
+		if p.down { // went down during the dial
+			p.mu.Unlock()
+			c.Close()
+			s.Close()
+			continue
+		}
 		p.conns[c] = s
 		p.accepted++
 		p.mu.Unlock()
@@ -82,10 +94,34 @@ func (p *tcpProxy) accept() {
 func (p *tcpProxy) pipe(dst, src, key net.Conn) {
 	defer p.wg.Done()
 	io.Copy(dst, src)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.silenced[key] {
+		// The server side stays open and unread until close: the server sees nothing.
+		key.Close()
+		return
+	}
 	dst.Close()
 	src.Close()
-	p.mu.Lock()
 	delete(p.conns, key)
+}
+
+// networkDown cuts every open connection on the client's side only, as a network that goes
+// away under a client does: the client sees its connections end, the server sees nothing
+// until its heartbeat says so; new connections fail until networkUp.
+func (p *tcpProxy) networkDown() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		p.silenced[c] = true
+		c.Close()
+	}
+}
+
+func (p *tcpProxy) networkUp() {
+	p.mu.Lock()
+	p.down = false
 	p.mu.Unlock()
 }
 

@@ -59,9 +59,9 @@ type Engine interface {
 	// Resume fails with ErrCannotRecover, and leaves the session as it was, when userID is
 	// not empty and the session is another user's.
 	Resume(pid, offset, userID string, sess Session) (*Binding, error)
-	// Release ends a session. lost names the messages it took but never wrote: when the user
-	// has no other live session, they are kept for its next session, as if sent while it
-	// was away.
+	// Release ends a session. lost names the messages it took but never wrote: those no
+	// live session of the user was offered are kept for its next session, as if sent while
+	// it was away, or handed to the live sessions that came after them.
 	Release(b *Binding, resumable bool, lost Unwritten)
 	CheckHash(userID, hash string) bool
 }
@@ -457,18 +457,15 @@ func (u *user) lastBefore(i int) uint64 {
 // (the last one dropped, 0 before any send, one sent just before a crash that the saved state
 // missed) owes what is numbered above it; ok is false when the log dropped some of that.
 func (u *user) owedAfter(seq uint64) (from int, above uint64, ok bool) {
-	for i := len(u.log) - 1; i >= 0; i-- {
-		if u.log[i].m.Seq == seq {
-			return i + 1, 0, true
-		}
+	if i := u.indexOf(seq); i >= 0 {
+		return i + 1, 0, true
 	}
 	return 0, seq, seq >= u.pruned
 }
 
 // Release detaches a binding's session. When resumable, the session may come back with Resume
-// within the recovery window. What it never wrote (lost) is kept for the user's next session
-// when no other session of the user is live (one that is got those messages too), as long as
-// the log still holds it (the recovery window).
+// within the recovery window. What it never wrote (lost) reaches the user (see keepUnwritten)
+// as long as the log still holds it (the recovery window).
 func (h *Hub) Release(b *Binding, resumable bool, lost Unwritten) {
 	h.detach(b)
 	h.changes.Add(1)
@@ -489,37 +486,57 @@ func (h *Hub) Release(b *Binding, resumable bool, lost Unwritten) {
 	}
 }
 
-// keepUnwritten marks the log entries of lost as not delivered, so the user's next session
-// gets them, unless another session of the user is live.
+// keepUnwritten gets the messages of lost that no live session of the user was offered to the
+// user: with no session live, they are kept for the next one (marked not delivered); live
+// sessions that attached after them (the same client back before the server saw its old
+// connection die) get them now, after what they already got.
 func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
 	u.sendMu.Lock()
 	defer u.sendMu.Unlock()
-	if u.gone || len(*u.sessions.Load()) > 0 {
+	if u.gone {
 		return
 	}
-	end := -1
-	for i := len(u.log) - 1; i >= 0; i-- {
-		if u.log[i].m.Seq == lost.To {
-			end = i
-			break
-		}
-	}
+	end := u.indexOf(lost.To)
 	// From may have been dropped from the log already; what follows it is still there.
 	start, _, _ := u.owedAfter(lost.From)
 	if start > 0 {
 		start-- // found: From itself is owed
 	}
-	kept := 0
-	for i := start; i <= end; i++ {
-		if u.log[i].delivered {
-			u.log[i].delivered = false
-			kept++
+	live := *u.sessions.Load()
+	kept, delivered := 0, 0
+	if len(live) == 0 {
+		for i := start; i <= end; i++ {
+			if e := &u.log[i]; e.delivered {
+				e.delivered = false
+				kept++
+			}
 		}
 	}
+	for _, b := range live {
+		// b was offered what followed the message it attached after (-1: not in the log,
+		// so everything in it followed).
+		last := min(end, u.indexOf(b.startAt))
+		for i := start; i <= last; i++ {
+			if b.sess.Deliver(u.log[i].m) == nil {
+				delivered++
+			}
+		}
+	}
+	h.counters.buffered.Add(uint64(kept))
+	h.counters.delivered.Add(uint64(delivered))
 	if kept > 0 {
-		h.counters.buffered.Add(uint64(kept))
 		h.changes.Add(1)
 	}
+}
+
+// indexOf is the index of the log entry of the message numbered seq; -1: not in the log.
+func (u *user) indexOf(seq uint64) int {
+	for i := len(u.log) - 1; i >= 0; i-- {
+		if u.log[i].m.Seq == seq {
+			return i
+		}
+	}
+	return -1
 }
 
 // detach removes a binding from its user's live sessions.

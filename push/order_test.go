@@ -195,3 +195,31 @@ func TestUnwrittenPartlyDropped(t *testing.T) {
 		t.Fatalf("next session got %v, want %v", got, want)
 	}
 }
+
+// The same client back before the server saw its old connection die (its heartbeat shows it
+// later than the client's): the new session gets what the old one never wrote and it was not
+// offered, late, after what it already got; a session that recovered got it by its replay.
+func TestUnwrittenReachesASessionThatCameBackFirst(t *testing.T) {
+	h, _ := newTestHub()
+	h.opts.BufferSize = 10
+	h.Register("5", "h")
+	old := &fakeSession{}
+	bOld, _ := h.Authenticate("5", "h", old, "p")
+	for _, m := range []string{"written", "unwritten 1", "unwritten 2"} {
+		h.Send([]string{"5"}, "message", msg(m))
+	}
+	back := &fakeSession{}
+	h.Authenticate("5", "h", back, "")
+	recovered := &fakeSession{}
+	if _, err := h.Resume("p", FormatOffset(&Message{Seq: old.seqs[0]}), "5", recovered); err != nil {
+		t.Fatal(err)
+	}
+	h.Send([]string{"5"}, "message", msg("after"))
+	h.Release(bOld, true, Unwritten{From: old.seqs[1], To: old.seqs[2]})
+	if got, want := back.messages(), []string{`"after"`, `"unwritten 1"`, `"unwritten 2"`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the session back first got %v, want %v", got, want)
+	}
+	if got, want := recovered.messages(), []string{`"unwritten 1"`, `"unwritten 2"`, `"after"`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the recovered session got %v, want %v", got, want)
+	}
+}

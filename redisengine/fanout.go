@@ -26,6 +26,9 @@ type wireMessage struct {
 	Op    string          `json:"op"`
 	User  string          `json:"user"`
 	Owner string          `json:"owner"`
+	// Entries are log entries ("at:len:{json}") of an "unwritten" op: what a session of User
+	// that ended never wrote.
+	Entries []string `json:"entries"`
 }
 
 // subscribe receives the node's channel and the broadcast channel on one connection until ctx
@@ -99,6 +102,15 @@ func (n *Node) dispatch(payload []byte) {
 		n.mu.RUnlock()
 		if b != nil {
 			b.sess.Disconnect("replaced by a resumed connection")
+		}
+		return
+	case "unwritten":
+		msgs := decodeEntries(toAny(w.Entries))
+		n.mu.RLock()
+		list := n.users[w.User]
+		n.mu.RUnlock()
+		for _, b := range list {
+			n.counters.delivered.Add(uint64(b.late(msgs)))
 		}
 		return
 	case "unregister", "disconnect":

@@ -678,3 +678,37 @@ func TestUnwrittenIsKept(t *testing.T) {
 	}
 	last.waitMessages(t, "2", "3")
 }
+
+// The same client back on another node before its old session was seen dead: the new session
+// gets what the old one never wrote and it was not offered, late; a session that recovered
+// got it by its replay and gets nothing twice.
+func TestUnwrittenReachesASessionThatCameBackFirst(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr, "pushinator-test")
+	a, _ := startNode(t, addr, prefix, nil)
+	b, _ := startNode(t, addr, prefix, nil)
+	a.Register("5", "h")
+	old := &fakeSession{}
+	bOld, _ := a.Authenticate("5", "h", old, "")
+	for _, m := range []string{"written", "unwritten 1", "unwritten 2"} {
+		a.Send([]string{"5"}, "message", msg(m))
+	}
+	old.waitMessages(t, "written", "unwritten 1", "unwritten 2")
+	old.mu.Lock()
+	seqs := append([]uint64(nil), old.seqs...)
+	old.mu.Unlock()
+	back := &fakeSession{}
+	b.Authenticate("5", "h", back, "")
+	recovered := &fakeSession{}
+	bRec, _ := b.Authenticate("5", "h", recovered, "pid-r")
+	b.Release(bRec, true, push.Unwritten{})
+	recovered = &fakeSession{}
+	if _, err := a.Resume("pid-r", fmt.Sprint(seqs[0]), "5", recovered); err != nil {
+		t.Fatal(err)
+	}
+	a.Send([]string{"5"}, "message", msg("after"))
+	back.waitMessages(t, "after")
+	a.Release(bOld, false, push.Unwritten{From: seqs[1], To: seqs[2]})
+	back.waitMessages(t, "after", "unwritten 1", "unwritten 2")
+	recovered.waitMessages(t, "unwritten 1", "unwritten 2", "after")
+}

@@ -295,8 +295,9 @@ return out
 // resumed connection (the record has another owner) changes nothing: the taker did it; nor
 // does the count of one that a disconnect uncounted already (its gen is past). The messages
 // the session took but never wrote (seqs from..to; from 0: none) are marked kept when the user
-// has no live session left (one that is got them too), as keepScript marks what no session
-// took.
+// has no live session left, as keepScript marks what no session took; otherwise they are
+// published to the nodes with live sessions of the user ("unwritten"), whose sessions that
+// came after them get them (the same client back before its old connection was seen dead).
 // ARGV: p, now, node, id, pid, owner, resumable ("1"/"0"), windowMs, startAt, gen, from, to.
 var releaseScript = redis.NewScript(prelude + `
 local node, id, pid, owner = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -311,12 +312,21 @@ if (redis.call('HGET', uk, 'gen') or '0') == ARGV[10] then
   if redis.call('HINCRBY', nodesk, node, -1) <= 0 then redis.call('HDEL', nodesk, node) end
 end
 if redis.call('HLEN', nodesk) == 0 then redis.call('SREM', p .. 'online', id) end
-if ARGV[11] ~= '0' and redis.call('HEXISTS', uk, 'hash') == 1 and live(uk, id) == 0 then
-  local entries = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12], 'WITHSCORES')
-  for i = 2, #entries, 2 do
-    if redis.call('ZADD', uk .. ':kept', entries[i], entries[i]) == 1 then
-      redis.call('HINCRBY', p .. 'stats', 'kept', 1)
-      redis.call('HINCRBY', p .. 'stats', 'buffered', 1)
+if ARGV[11] ~= '0' and redis.call('HEXISTS', uk, 'hash') == 1 then
+  local n, nodes = live(uk, id)
+  if n == 0 then
+    local entries = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12], 'WITHSCORES')
+    for i = 2, #entries, 2 do
+      if redis.call('ZADD', uk .. ':kept', entries[i], entries[i]) == 1 then
+        redis.call('HINCRBY', p .. 'stats', 'kept', 1)
+        redis.call('HINCRBY', p .. 'stats', 'buffered', 1)
+      end
+    end
+  else
+    local entries = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12])
+    if #entries > 0 then
+      local msg = cjson.encode({op = 'unwritten', user = id, entries = entries})
+      for _, node in ipairs(nodes) do redis.call('PUBLISH', p .. 'node:' .. node, msg) end
     end
   end
 end

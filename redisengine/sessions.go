@@ -30,9 +30,12 @@ type binding struct {
 	pending []*push.Message // live deliveries that raced the attach round trip
 	last    uint64          // highest sequence handed to sess; lower or equal ones are duplicates
 	startAt uint64
-	gen     string // the user's disconnect generation when the session attached
-	closed  bool
-	failed  bool // the session refused a delivery: it is closing
+	// offeredAfter: the session was offered every message numbered above it (what came
+	// before, it may get late: see late).
+	offeredAfter uint64
+	gen          string // the user's disconnect generation when the session attached
+	closed       bool
+	failed       bool // the session refused a delivery: it is closing
 }
 
 // open reports whether the session still takes deliveries: a message handed to it was
@@ -70,6 +73,27 @@ func (b *binding) handOver(m *push.Message) bool {
 		return false
 	}
 	return true
+}
+
+func (b *binding) setOfferedAfter(seq uint64) {
+	b.mu.Lock()
+	b.offeredAfter = seq
+	b.mu.Unlock()
+}
+
+// late delivers what another session of the user took but never wrote, when this one came
+// after it (it was not offered it): out of order, after what it already got. It counts those
+// it took.
+func (b *binding) late(ms []*push.Message) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, m := range ms {
+		if !b.closed && m.Seq <= b.offeredAfter && b.sess.Deliver(m) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // start replays what the attach script returned, then the live deliveries that came during
@@ -193,6 +217,7 @@ func (n *Node) Authenticate(userID, hash string, sess push.Session, pid string) 
 	n.setUp(true, nil)
 	seqNow, startAt := toUint(res[1]), toUint(res[2])
 	b.startAt = startAt
+	b.setOfferedAfter(seqNow) // the kept messages before it are in the replay
 	b.gen, _ = res[3].(string)
 	replay := decodeEntries(res[4:])
 	n.counters.delivered.Add(uint64(b.start(replay, seqNow, &n.paused)))
@@ -261,6 +286,7 @@ func (n *Node) Resume(pid, offset, wantUser string, sess push.Session) (*push.Bi
 		return nil, push.ErrCannotRecover
 	}
 	b.startAt = from
+	b.setOfferedAfter(from)
 	b.last = from
 	b.gen, _ = res[4].(string)
 	replay := decodeEntries(res[5:])
