@@ -252,15 +252,20 @@ func TestReplayBeyondTheQueue(t *testing.T) {
 // next login: the client, thawed, reconnects and gets them. Only what went out in the poll it
 // had open when it froze may be lost with that poll.
 func TestUnwrittenKeptWhenAClientFreezes(t *testing.T) {
-	const ping = "pingInterval: 300, pingTimeout: 300"
+	onBothEngines(t, "pingInterval: 300, pingTimeout: 300", testUnwrittenKeptWhenAClientFreezes)
+}
+
+// onBothEngines runs test with the memory engine (node and sender the same server), then with
+// two nodes on Redis, the client on one, the admin calls on the other.
+func onBothEngines(t *testing.T, clientExtra string, test func(t *testing.T, node, sender *server)) {
 	t.Run("memory engine", func(t *testing.T) {
-		s := startServer(t, ping, "")
-		testUnwrittenKeptWhenAClientFreezes(t, s, s)
+		s := startServer(t, clientExtra, "")
+		test(t, s, s)
 	})
 	t.Run("redis engine, sent through another node", func(t *testing.T) {
 		addr := redistest.Addr(t)
 		prefix := redistest.Prefix(t, addr, "pushinator-e2e")
-		testUnwrittenKeptWhenAClientFreezes(t, startServer(t, ping, redisEngine(addr, prefix)), startServer(t, ping, redisEngine(addr, prefix)))
+		test(t, startServer(t, clientExtra, redisEngine(addr, prefix)), startServer(t, clientExtra, redisEngine(addr, prefix)))
 	})
 }
 
@@ -275,22 +280,7 @@ func testUnwrittenKeptWhenAClientFreezes(t *testing.T, node, sender *server) {
 	for i := range n {
 		sender.mustAdmin("/user/send", fmt.Sprintf(`{"userId":5,"message":%d}`, i))
 	}
-	waitFor(t, 30*time.Second, fmt.Sprintf("message %d", n-1), func() bool {
-		got := c.messages()
-		return len(got) > 0 && got[len(got)-1] == float64(n-1)
-	})
-	got := c.messages()
-	first := int(got[0].(float64))
-	for i, m := range got {
-		if m != float64(first+i) {
-			t.Fatalf("got %v: not every message from %d to %d once, in order", got, first, n-1)
-		}
-	}
-	// The poll open when the client froze took what was queued when it was answered: the
-	// first message, and any that came before the server wrote it.
-	if first > 10 {
-		t.Fatalf("got messages %d to %d only", first, n-1)
-	}
+	waitForTheRest(t, c, n)
 	if c.count("disconnect") == 0 {
 		t.Fatalf("the client never noticed its session died: %v", c.all())
 	}
@@ -303,16 +293,7 @@ func testUnwrittenKeptWhenAClientFreezes(t *testing.T, node, sender *server) {
 func TestUnwrittenReachesTheClientBackFirst(t *testing.T) {
 	// The server sees the old connection dead 3 to 6 s after the cut; the client is back after
 	// 1.5 s; the sends take well under that.
-	const ping = "pingInterval: 3000, pingTimeout: 3000"
-	t.Run("memory engine", func(t *testing.T) {
-		s := startServer(t, ping, "")
-		unwrittenReachesTheClientBackFirst(t, s, s)
-	})
-	t.Run("redis engine, sent through another node", func(t *testing.T) {
-		addr := redistest.Addr(t)
-		prefix := redistest.Prefix(t, addr, "pushinator-e2e")
-		unwrittenReachesTheClientBackFirst(t, startServer(t, ping, redisEngine(addr, prefix)), startServer(t, ping, redisEngine(addr, prefix)))
-	})
+	onBothEngines(t, "pingInterval: 3000, pingTimeout: 3000", unwrittenReachesTheClientBackFirst)
 }
 
 // unwrittenReachesTheClientBackFirst runs the scenario until the old session outlived the
@@ -348,6 +329,16 @@ func testUnwrittenReachesTheClientBackFirst(t *testing.T, node, sender *server, 
 		t.Fatal("the client came back before the sends: this tests nothing")
 	}
 	proxy.networkUp()
+	waitForTheRest(t, c, n)
+	c.send(map[string]any{"cmd": "exit"})
+}
+
+// waitForTheRest waits until the client got message n-1 of the numbers 0 to n-1 and checks
+// that it got each from some first one on, once and in order. Only the first few may be
+// missing: what went out in the poll open when the client froze or lost its network (the
+// first message, and any sent before the server wrote it), which the client never read.
+func waitForTheRest(t *testing.T, c *client, n int) {
+	t.Helper()
 	waitFor(t, 30*time.Second, fmt.Sprintf("message %d", n-1), func() bool {
 		got := c.messages()
 		return len(got) > 0 && got[len(got)-1] == float64(n-1)
@@ -359,9 +350,7 @@ func testUnwrittenReachesTheClientBackFirst(t *testing.T, node, sender *server, 
 			t.Fatalf("got %v: not every message from %d to %d once, in order", got, first, n-1)
 		}
 	}
-	// The poll open when the network went took what was queued when it was answered.
 	if first > 10 {
 		t.Fatalf("got messages %d to %d only", first, n-1)
 	}
-	c.send(map[string]any{"cmd": "exit"})
 }
