@@ -145,6 +145,12 @@ type Binding struct {
 	sess    Session
 	pid     string
 	startAt uint64 // the message an offset-less resume starts after (see user.owedAfter)
+	// offeredAfter: the session was offered every message logged after this one (a fresh
+	// session: what was in the log when it attached and no session had got, then what
+	// came); it may get what came before it late (keepUnwritten). Not for a recovered
+	// session, whose client has everything up to its offset and was replayed the rest.
+	offeredAfter uint64
+	recovered    bool
 }
 
 // UserID is the user the binding belongs to.
@@ -394,7 +400,8 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	}
 	// startAt is what an offset-less resume of this session starts after: everything it is
 	// about to be sent here, and everything sent to the user from now on.
-	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: u.lastBefore(len(u.log))}
+	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: u.lastBefore(len(u.log)), recovered: resume}
+	b.offeredAfter = b.startAt
 	if resume {
 		b.startAt = from
 	} else if i := u.firstUndelivered(); i >= 0 {
@@ -418,9 +425,15 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	}
 	h.changes.Add(1)
 
-	for i := owedFrom; i < len(u.log); i++ {
+	for i := range u.log {
 		e := &u.log[i]
-		if resume && e.m.Seq <= owedAbove || !resume && e.delivered {
+		if resume && (i < owedFrom || e.m.Seq <= owedAbove) {
+			// The client's offset says it has this one: it is no longer kept for anyone
+			// (it may have been, by a session that never wrote it: keepUnwritten).
+			e.delivered = true
+			continue
+		}
+		if !resume && e.delivered {
 			continue
 		}
 		if sess.Deliver(e.m) == nil {
@@ -513,9 +526,12 @@ func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
 		}
 	}
 	for _, b := range live {
+		if b.recovered {
+			continue // its client has what it was not replayed
+		}
 		// b was offered what followed the message it attached after (-1: not in the log,
 		// so everything in it followed).
-		last := min(end, u.indexOf(b.startAt))
+		last := min(end, u.indexOf(b.offeredAfter))
 		for i := start; i <= last; i++ {
 			if b.sess.Deliver(u.log[i].m) == nil {
 				delivered++

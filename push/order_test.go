@@ -223,3 +223,48 @@ func TestUnwrittenReachesASessionThatCameBackFirst(t *testing.T) {
 		t.Errorf("the recovered session got %v, want %v", got, want)
 	}
 }
+
+// A recovering client took its old session over and recovered what that one never wrote, then
+// dropped and recovered again; when the old session's end comes at last (a polling session
+// closes only once its close packet is fetched, or after a timeout), its unwritten messages
+// must not reach the client again: not late to its recovered session, nor kept for a later
+// login once it recovered past them.
+func TestUnwrittenOfASessionTakenOverByRecovery(t *testing.T) {
+	for _, liveAtRelease := range []bool{true, false} {
+		h, _ := newTestHub()
+		h.opts.BufferSize = 10
+		h.Register("5", "h")
+		old := &fakeSession{}
+		bOld, _ := h.Authenticate("5", "h", old, "p")
+		for _, m := range []string{"1", "2", "3"} {
+			h.Send([]string{"5"}, "message", msg(m))
+		}
+		// The client got "1" only and recovers: the old session is taken over.
+		s1 := &fakeSession{}
+		b1, err := h.Resume("p", FormatOffset(&Message{Seq: old.seqs[0]}), "5", s1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Release(b1, true, Unwritten{})
+		s2 := &fakeSession{}
+		b2, err := h.Resume("p", FormatOffset(&Message{Seq: s1.seqs[1]}), "5", s2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !liveAtRelease {
+			h.Release(b2, true, Unwritten{})
+		}
+		h.Release(bOld, true, Unwritten{From: old.seqs[1], To: old.seqs[2]})
+		s3 := &fakeSession{}
+		if !liveAtRelease {
+			if _, err := h.Resume("p", FormatOffset(&Message{Seq: s1.seqs[1]}), "5", s3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := &fakeSession{}
+		h.Authenticate("5", "h", next, "")
+		if got := append(append(s2.messages(), s3.messages()...), next.messages()...); len(got) != 0 {
+			t.Fatalf("session live at the old one's end: %v; after recovering past them, the client got %v again", liveAtRelease, got)
+		}
+	}
+}

@@ -712,3 +712,50 @@ func TestUnwrittenReachesASessionThatCameBackFirst(t *testing.T) {
 	back.waitMessages(t, "after", "unwritten 1", "unwritten 2")
 	recovered.waitMessages(t, "unwritten 1", "unwritten 2", "after")
 }
+
+// A session of the user ends with messages it never wrote, which a client on another device
+// got and has recovered past: they must not reach that client again, late to its recovered
+// session or kept for its later login.
+func TestUnwrittenThatARecoveredClientHas(t *testing.T) {
+	for _, liveAtRelease := range []bool{true, false} {
+		addr := redistest.Addr(t)
+		prefix := redistest.Prefix(t, addr, "pushinator-test")
+		a, _ := startNode(t, addr, prefix, nil)
+		a.Register("5", "h")
+		other := &fakeSession{}
+		bOther, _ := a.Authenticate("5", "h", other, "q")
+		s1 := &fakeSession{}
+		b1, _ := a.Authenticate("5", "h", s1, "p")
+		for _, m := range []string{"1", "2", "3"} {
+			a.Send([]string{"5"}, "message", msg(m))
+		}
+		s1.waitMessages(t, "1", "2", "3")
+		other.waitMessages(t, "1", "2", "3")
+		s1.mu.Lock()
+		seqs := append([]uint64(nil), s1.seqs...)
+		s1.mu.Unlock()
+		a.Release(b1, true, push.Unwritten{})
+		s2 := &fakeSession{}
+		b2, err := a.Resume("p", fmt.Sprint(seqs[2]), "5", s2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !liveAtRelease {
+			a.Release(b2, true, push.Unwritten{})
+		}
+		a.Release(bOther, false, push.Unwritten{From: seqs[1], To: seqs[2]})
+		s3 := &fakeSession{}
+		if !liveAtRelease {
+			if _, err := a.Resume("p", fmt.Sprint(seqs[2]), "5", s3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := &fakeSession{}
+		a.Authenticate("5", "h", next, "")
+		a.Send([]string{"5"}, "message", msg("4"))
+		next.waitMessages(t, "4") // anything late or kept would come before it
+		if got := append(s2.messages(), s3.messages()...); jsonString(got) != `["4"]` {
+			t.Fatalf("session live at the other one's end: %v; after recovering past them, the client got %v", liveAtRelease, got)
+		}
+	}
+}

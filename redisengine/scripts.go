@@ -283,8 +283,13 @@ local out = {'ok', seqNow, tonumber(from), id, redis.call('HGET', uk, 'gen') or 
 for _, e in ipairs(redis.call('ZRANGEBYSCORE', uk .. ':log', '(' .. from, '+inf')) do
   out[#out + 1] = e
 end
-local n = redis.call('ZREMRANGEBYSCORE', uk .. ':kept', '(' .. from, '+inf')
-if n > 0 then redis.call('HINCRBY', p .. 'stats', 'kept', -n) end
+-- Nothing is kept any more: what is past the offset is in the replay, and the client has the
+-- rest (a session that never wrote it may have marked it kept).
+local n = redis.call('ZCARD', uk .. ':kept')
+if n > 0 then
+  redis.call('DEL', uk .. ':kept')
+  redis.call('HINCRBY', p .. 'stats', 'kept', -n)
+end
 redis.call('HSET', pk, 'user', id, 'offset', from, 'node', node, 'owner', owner, 'live', 1)
 redis.call('PEXPIRE', pk, liveTTL)
 return out

@@ -31,7 +31,8 @@ type binding struct {
 	last    uint64          // highest sequence handed to sess; lower or equal ones are duplicates
 	startAt uint64
 	// offeredAfter: the session was offered every message numbered above it (what came
-	// before, it may get late: see late).
+	// before, it may get late: see late); 0 for a resumed session, whose client has what it
+	// was not replayed.
 	offeredAfter uint64
 	gen          string // the user's disconnect generation when the session attached
 	closed       bool
@@ -286,7 +287,7 @@ func (n *Node) Resume(pid, offset, wantUser string, sess push.Session) (*push.Bi
 		return nil, push.ErrCannotRecover
 	}
 	b.startAt = from
-	b.setOfferedAfter(from)
+	// offeredAfter stays 0: the client has what it was not replayed, and gets nothing late.
 	b.last = from
 	b.gen, _ = res[4].(string)
 	replay := decodeEntries(res[5:])
