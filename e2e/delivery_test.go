@@ -92,6 +92,7 @@ func TestRecoveryOffsetNamesClientDuplicate(t *testing.T) {
 	s.mustAdmin("/user/send", `{"userId":5,"message":"m1"}`)
 	waitFor(t, 5*time.Second, "m1", func() bool { return len(c.messages()) == 1 })
 	c.send(map[string]any{"cmd": "close-on-next-event"})
+	c.waitEvent("armed", 10*time.Second)
 	s.mustAdmin("/user/send", `{"userId":5,"message":"m2"}`)
 	if ev := c.waitEvent("connect", 10*time.Second); ev["recovered"] != true {
 		t.Fatalf("reconnected with %v, want recovered", ev)

@@ -11,7 +11,8 @@
 // {"type":"blocking"}: the client neither reads nor polls meanwhile.
 // close-on-next-event closes the transport in the tick the next event packet is decoded, before
 // socket.io-client hands it to the socket (it defers that by a tick): the window in which a
-// network cut makes socket.io-client buffer an event it will emit after reconnecting.
+// network cut makes socket.io-client buffer an event it will emit after reconnecting. It prints
+// {"type":"armed"} once set.
 const spec = JSON.parse(process.argv[2]);
 const libs = { v4: "socket.io-client", v3: "socket.io-client-v3", v2: "socket.io-client-v2", v1: "socket.io-client-v1" };
 const io = require(libs[spec.lib || "v4"]);
@@ -83,6 +84,7 @@ process.stdin.on("data", (d) => {
         engine().close();
       };
       socket.io.decoder.on("decoded", onDecoded);
+      out({ type: "armed" });
     }
     else if (c.cmd === "block") {
       out({ type: "blocking" }); // stdout is a pipe: written before the loop starts
