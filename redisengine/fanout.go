@@ -27,7 +27,7 @@ type wireMessage struct {
 	User  string          `json:"user"`
 	Owner string          `json:"owner"`
 	// Entries are log entries ("at:len:{json}") of an "unwritten" op: what a session of User
-	// that ended never wrote.
+	// that ended never wrote; Seq is then the cluster's sequence at that end.
 	Entries []string `json:"entries"`
 }
 
@@ -110,7 +110,7 @@ func (n *Node) dispatch(payload []byte) {
 		list := n.users[w.User]
 		n.mu.RUnlock()
 		for _, b := range list {
-			n.counters.delivered.Add(uint64(b.late(msgs)))
+			n.counters.delivered.Add(uint64(b.late(msgs, w.Seq)))
 		}
 		return
 	case "unregister", "disconnect":

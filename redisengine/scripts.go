@@ -301,8 +301,9 @@ return out
 // does the count of one that a disconnect uncounted already (its gen is past). The messages
 // the session took but never wrote (seqs from..to; from 0: none) are marked kept when the user
 // has no live session left, as keepScript marks what no session took; otherwise they are
-// published to the nodes with live sessions of the user ("unwritten"), whose sessions that
-// came after them get them (the same client back before its old connection was seen dead).
+// published to the nodes with live sessions of the user ("unwritten", with the sequence now),
+// whose sessions that came after them, and before this release, get them (the same client
+// back before its old connection was seen dead).
 // ARGV: p, now, node, id, pid, owner, resumable ("1"/"0"), windowMs, startAt, gen, from, to.
 var releaseScript = redis.NewScript(prelude + `
 local node, id, pid, owner = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -330,7 +331,8 @@ if ARGV[11] ~= '0' and redis.call('HEXISTS', uk, 'hash') == 1 then
   else
     local entries = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12])
     if #entries > 0 then
-      local msg = cjson.encode({op = 'unwritten', user = id, entries = entries})
+      local at = tonumber(redis.call('GET', p .. 'seq') or '0')
+      local msg = cjson.encode({op = 'unwritten', user = id, entries = entries, seq = at})
       for _, node in ipairs(nodes) do redis.call('PUBLISH', p .. 'node:' .. node, msg) end
     end
   end

@@ -83,11 +83,15 @@ func (b *binding) setOfferedAfter(seq uint64) {
 }
 
 // late delivers what another session of the user took but never wrote, when this one came
-// after it (it was not offered it): out of order, after what it already got. It counts those
-// it took.
-func (b *binding) late(ms []*push.Message) int {
+// after it (it was not offered it), and before that session's end at the sequence at (one
+// that came later is as one that logged in after it): out of order, after what it already
+// got. It counts those it took.
+func (b *binding) late(ms []*push.Message, at uint64) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.offeredAfter > at {
+		return 0
+	}
 	n := 0
 	for _, m := range ms {
 		if !b.closed && m.Seq <= b.offeredAfter && b.sess.Deliver(m) == nil {
