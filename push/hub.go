@@ -215,6 +215,9 @@ type user struct {
 type logEntry struct {
 	m         *Message
 	delivered bool // reached at least one session
+	// handedOver: a session that never wrote it ended and it was kept or delivered late
+	// (keepUnwritten); later ends of sessions that never wrote it either leave it be.
+	handedOver bool
 }
 
 // NewHub returns an empty hub.
@@ -515,14 +518,24 @@ func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
 	if start > 0 {
 		start-- // found: From itself is owed
 	}
+	// Many sessions of a user may end at once with the same messages unwritten (a venue's
+	// screens losing the network): the first end hands them over, the others find them so.
+	for start <= end && u.log[start].handedOver {
+		start++
+	}
 	live := *u.sessions.Load()
+	if start > end || len(live) > 0 && !u.anyAttachedSince(live, start) {
+		return // the common case: every live session was there before them
+	}
 	kept, delivered := 0, 0
 	if len(live) == 0 {
 		for i := start; i <= end; i++ {
-			if e := &u.log[i]; e.delivered {
+			e := &u.log[i]
+			if e.delivered && !e.handedOver {
 				e.delivered = false
 				kept++
 			}
+			e.handedOver = true
 		}
 	}
 	for _, b := range live {
@@ -533,9 +546,14 @@ func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
 		// so everything in it followed).
 		last := min(end, u.indexOf(b.offeredAfter))
 		for i := start; i <= last; i++ {
-			if b.sess.Deliver(u.log[i].m) == nil {
+			if e := &u.log[i]; !e.handedOver && b.sess.Deliver(e.m) == nil {
 				delivered++
 			}
+		}
+	}
+	if len(live) > 0 {
+		for i := start; i <= end; i++ {
+			u.log[i].handedOver = true
 		}
 	}
 	h.counters.buffered.Add(uint64(kept))
@@ -543,6 +561,22 @@ func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
 	if kept > 0 {
 		h.changes.Add(1)
 	}
+}
+
+// anyAttachedSince reports whether a live session that did not recover attached after log
+// entry start, cheaply: a user may have thousands of sessions, and many of them may end at
+// once, each with messages it never wrote.
+func (u *user) anyAttachedSince(live []*Binding, start int) bool {
+	since := make(map[uint64]bool, len(u.log)-start)
+	for _, e := range u.log[start:] {
+		since[e.m.Seq] = true
+	}
+	for _, b := range live {
+		if !b.recovered && since[b.offeredAfter] {
+			return true
+		}
+	}
+	return false
 }
 
 // indexOf is the index of the log entry of the message numbered seq; -1: not in the log.

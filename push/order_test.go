@@ -268,3 +268,39 @@ func TestUnwrittenOfASessionTakenOverByRecovery(t *testing.T) {
 		}
 	}
 }
+
+// Many sessions of a user end with the same messages unwritten (screens that lost the network
+// together): the first end hands them over, and the others must not hand them over again,
+// whether the first delivered them late or kept them for a login that came meanwhile.
+func TestUnwrittenOfManySessionsHandedOverOnce(t *testing.T) {
+	for _, backBeforeTheEnds := range []bool{true, false} {
+		h, _ := newTestHub()
+		h.opts.BufferSize = 10
+		h.Register("5", "h")
+		var olds []*Binding
+		var first *fakeSession
+		for range 3 {
+			s := &fakeSession{}
+			b, _ := h.Authenticate("5", "h", s, "")
+			olds = append(olds, b)
+			first = s
+		}
+		for _, m := range []string{"1", "2"} {
+			h.Send([]string{"5"}, "message", msg(m))
+		}
+		lost := Unwritten{From: first.seqs[0], To: first.seqs[1]}
+		back := &fakeSession{}
+		if backBeforeTheEnds {
+			h.Authenticate("5", "h", back, "")
+		}
+		for i, b := range olds {
+			h.Release(b, false, lost)
+			if i == 0 && !backBeforeTheEnds {
+				h.Authenticate("5", "h", back, "") // gets them as kept
+			}
+		}
+		if got, want := back.messages(), []string{`"1"`, `"2"`}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("back before the ends: %v; got %v, want %v once", backBeforeTheEnds, got, want)
+		}
+	}
+}

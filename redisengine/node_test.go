@@ -761,3 +761,44 @@ func TestUnwrittenThatARecoveredClientHas(t *testing.T) {
 		s3.waitMessages(t, "x", "4")
 	}
 }
+
+// Many sessions of a user end with the same messages unwritten: the first end hands them over,
+// and the others must not hand them over again, whether the first delivered them late to a
+// session that came after them or kept them for a login that came meanwhile.
+func TestUnwrittenOfManySessionsHandedOverOnce(t *testing.T) {
+	for _, backBeforeTheEnds := range []bool{true, false} {
+		addr := redistest.Addr(t)
+		prefix := redistest.Prefix(t, addr, "pushinator-test")
+		a, _ := startNode(t, addr, prefix, nil)
+		b, _ := startNode(t, addr, prefix, nil)
+		a.Register("5", "h")
+		var olds []*push.Binding
+		var first *fakeSession
+		for range 3 {
+			s := &fakeSession{}
+			bd, _ := a.Authenticate("5", "h", s, "")
+			olds = append(olds, bd)
+			first = s
+		}
+		for _, m := range []string{"1", "2"} {
+			a.Send([]string{"5"}, "message", msg(m))
+		}
+		first.waitMessages(t, "1", "2")
+		first.mu.Lock()
+		lost := push.Unwritten{From: first.seqs[0], To: first.seqs[1]}
+		first.mu.Unlock()
+		back := &fakeSession{}
+		if backBeforeTheEnds {
+			b.Authenticate("5", "h", back, "")
+		}
+		for i, bd := range olds {
+			a.Release(bd, false, lost)
+			if i == 0 && !backBeforeTheEnds {
+				b.Authenticate("5", "h", back, "") // gets them as kept
+			}
+		}
+		// Published after anything the ends published, so anything late comes before it.
+		a.Send([]string{"5"}, "message", msg("after"))
+		back.waitMessages(t, "1", "2", "after")
+	}
+}

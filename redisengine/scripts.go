@@ -21,6 +21,11 @@ import "github.com/redis/go-redis/v9"
 //	p.."u:"..id..":log"   sorted set by seq of "at:len:{json}" entries (recovery and buffer)
 //	p.."u:"..id..":kept"  sorted set of seqs no session received yet
 //	p.."u:"..id..":nodes" hash node -> live sessions of the user on that node
+//	p.."attached:"..id    sorted set of the user's fresh (not resumed) live sessions by owner,
+//	                      scored by the sequence when they attached
+//	p.."handed:"..id      sorted set of seqs a session that never wrote them handed over
+//	                      (releaseScript); expires with the recovery window
+//	                      (neither is under "u:"..id, whose suffixes user ids may not end in)
 //	p.."pid:"..pid        hash: user, offset, node, owner, live; a session that may resume
 //
 // Channels: p.."node:"..node (messages for that node's sessions) and p.."all" (broadcasts and
@@ -226,6 +231,9 @@ redis.call('HINCRBY', uk .. ':nodes', node, 1)
 redis.call('SADD', p .. 'online', id)
 local seqNow = tonumber(redis.call('GET', p .. 'seq') or '0')
 local out = {'ok', seqNow, seqNow, redis.call('HGET', uk, 'gen') or '0'}
+-- When it attached, for what another session's end hands over (releaseScript).
+redis.call('ZADD', p .. 'attached:' .. id, seqNow, owner)
+redis.call('PEXPIRE', p .. 'attached:' .. id, 86400000)
 local keptk = uk .. ':kept'
 local seqs = redis.call('ZRANGE', keptk, 0, -1)
 if #seqs > 0 then
@@ -309,6 +317,7 @@ var releaseScript = redis.NewScript(prelude + `
 local node, id, pid, owner = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local uk = ukey(id)
 local pk = p .. 'pid:' .. pid
+redis.call('ZREM', p .. 'attached:' .. id, owner)
 if pid ~= '' then
   local o = redis.call('HGET', pk, 'owner')
   if o and o ~= owner then return 0 end
@@ -319,21 +328,45 @@ if (redis.call('HGET', uk, 'gen') or '0') == ARGV[10] then
 end
 if redis.call('HLEN', nodesk) == 0 then redis.call('SREM', p .. 'online', id) end
 if ARGV[11] ~= '0' and redis.call('HEXISTS', uk, 'hash') == 1 then
+  -- What another session's end handed over already reached whoever it could then (many
+  -- sessions of a user may end at once with the same messages unwritten).
+  local handedk = p .. 'handed:' .. id
+  local entries, seqs = {}, {}
+  local logged = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12], 'WITHSCORES')
+  for i = 1, #logged, 2 do
+    if not redis.call('ZSCORE', handedk, logged[i + 1]) then
+      entries[#entries + 1] = logged[i]
+      seqs[#seqs + 1] = logged[i + 1]
+    end
+  end
   local n, nodes = live(uk, id)
-  if n == 0 then
-    local entries = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12], 'WITHSCORES')
-    for i = 2, #entries, 2 do
-      if redis.call('ZADD', uk .. ':kept', entries[i], entries[i]) == 1 then
-        redis.call('HINCRBY', p .. 'stats', 'kept', 1)
-        redis.call('HINCRBY', p .. 'stats', 'buffered', 1)
+  -- With sessions live, only those that attached after the first of them were not offered
+  -- them; those there before got them, and hand them over at their own end if they never
+  -- wrote them either.
+  local since = n == 0
+  if not since and #seqs > 0 then
+    for _, o in ipairs(redis.call('ZRANGEBYSCORE', p .. 'attached:' .. id, seqs[1], '+inf')) do
+      local on = string.match(o, '^(.*):%d+$')
+      if on and listening(on) then
+        since = true
+        break
       end
     end
-  else
-    local entries = redis.call('ZRANGEBYSCORE', uk .. ':log', ARGV[11], ARGV[12])
-    if #entries > 0 then
+  end
+  if since and #seqs > 0 then
+    for _, s in ipairs(seqs) do redis.call('ZADD', handedk, s, s) end
+    redis.call('PEXPIRE', handedk, math.max(tonumber(ARGV[8]), 1000))
+    if n == 0 then
+      for _, s in ipairs(seqs) do
+        if redis.call('ZADD', uk .. ':kept', s, s) == 1 then
+          redis.call('HINCRBY', p .. 'stats', 'kept', 1)
+          redis.call('HINCRBY', p .. 'stats', 'buffered', 1)
+        end
+      end
+    else
       local at = tonumber(redis.call('GET', p .. 'seq') or '0')
       local msg = cjson.encode({op = 'unwritten', user = id, entries = entries, seq = at})
-      for _, node in ipairs(nodes) do redis.call('PUBLISH', p .. 'node:' .. node, msg) end
+      for _, on in ipairs(nodes) do redis.call('PUBLISH', p .. 'node:' .. on, msg) end
     end
   end
 end
@@ -358,7 +391,7 @@ local uk = ukey(id)
 if redis.call('HEXISTS', uk, 'hash') == 0 then return 0 end
 local n = redis.call('ZCARD', uk .. ':kept')
 if n > 0 then redis.call('HINCRBY', p .. 'stats', 'kept', -n) end
-redis.call('DEL', uk, uk .. ':log', uk .. ':kept', uk .. ':nodes')
+redis.call('DEL', uk, uk .. ':log', uk .. ':kept', uk .. ':nodes', p .. 'handed:' .. id, p .. 'attached:' .. id)
 redis.call('SREM', p .. 'users', id)
 redis.call('SREM', p .. 'online', id)
 redis.call('PUBLISH', p .. 'all', cjson.encode({op = 'unregister', user = id}))
