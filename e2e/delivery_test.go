@@ -355,3 +355,25 @@ func waitForTheRest(t *testing.T, c *client, n int) {
 		t.Fatalf("got messages %d to %d only", first, n-1)
 	}
 }
+
+// TestUnwrittenKeptAcrossAGracefulRestart: a socket.io-client 2.x on polling is frozen when
+// the server stops (SIGTERM). It never comes for its close packet, so at the end of the
+// shutdown's wait for clients its session ends with what was sent meanwhile unwritten; that is
+// kept and saved in the state file, and the client, thawed, gets it from the restarted server.
+func TestUnwrittenKeptAcrossAGracefulRestart(t *testing.T) {
+	const n = 40
+	statePath := t.TempDir() + "/state.json"
+	s := startServer(t, "pingInterval: 20000, pingTimeout: 20000", fmt.Sprintf("storage: { path: %q },", statePath))
+	s.mustAdmin("/user/register", `{"userId":5,"hash":"h"}`)
+	c := startClient(t, "frozen at the stop", clientSpec{Lib: "v2", URL: s.clientURL, Auth: []any{5, "h"}, Ack: true,
+		Opts: map[string]any{"transports": []string{"polling"}, "reconnectionDelay": 200, "reconnectionDelayMax": 200}})
+	c.waitEvent("auth-ack", 10*time.Second)
+	// Frozen beyond the shutdown's 5 s wait for clients.
+	c.send(map[string]any{"cmd": "block", "ms": 8000})
+	c.waitEvent("blocking", 10*time.Second)
+	for i := range n {
+		s.mustAdmin("/user/send", fmt.Sprintf(`{"userId":5,"message":%d}`, i))
+	}
+	s.restart(false)
+	waitForTheRest(t, c, n)
+}

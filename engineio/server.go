@@ -107,6 +107,10 @@ type Server struct {
 
 	byKind  [3]atomic.Int64
 	byProto [2]atomic.Int64 // [0] v3, [1] v4
+	// onCloseOwed counts registered sessions whose OnClose has not returned yet: Shutdown
+	// waits for it, so that handlers have dealt with every session before the caller saves
+	// what they left.
+	onCloseOwed atomic.Int64
 
 	cors    wire.Origins // opts.CORSOrigins
 	writers sync.Pool    // *bufio.Writer of writeBufferSize
@@ -170,19 +174,34 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	for _, s := range list {
 		s.closeGraceful("server shutting down")
 	}
+	var err error
 	select {
 	case <-drained:
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("engineio: shutdown: %d sessions still open: %w", srv.Stats().Sessions, ctx.Err())
+		err = fmt.Errorf("engineio: shutdown: %d sessions still open: %w", srv.Stats().Sessions, ctx.Err())
+		// Their clients did not come for the close packet: end the sessions now, so that
+		// the handlers learn what each never wrote (Unwritten) while it can still be kept.
+		for _, s := range list {
+			s.closeNow("server shutting down", ptClose)
+		}
 	}
+	// OnClose may still be running (or a flusher's failed write may be about to call it).
+	deadline := time.Now().Add(onCloseWait)
+	for srv.onCloseOwed.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return err
 }
+
+// onCloseWait bounds Shutdown's wait for the handlers' OnClose calls.
+const onCloseWait = 2 * time.Second
 
 // register adds a new session; false when the server is shutting down.
 func (srv *Server) register(s *Session) bool {
 	if !srv.sessions.Add(s.id, s) {
 		return false
 	}
+	srv.onCloseOwed.Add(1)
 	srv.byKind[s.kind].Add(1)
 	srv.byProto[s.proto-3].Add(1)
 	return true

@@ -286,6 +286,7 @@ func (s *Session) afterFinish(fire bool) {
 	if fire {
 		s.h.OnClose(s.reason)
 		s.dmu.Unlock()
+		s.srv.onCloseOwed.Add(-1)
 	}
 }
 

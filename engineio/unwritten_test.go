@@ -1,6 +1,8 @@
 package engineio
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -128,5 +130,32 @@ func testUnwrittenWebSocketSlowClient(t *testing.T, startServer func(*testing.T,
 	}
 	if got != u-1 {
 		t.Errorf("the client read messages 1 to %d; Unwritten = %d (of %d taken)", got, u, sent)
+	}
+}
+
+// A shutdown whose close packet a client never comes for (it stopped polling) ends the
+// session before returning, with OnClose called and Unwritten set: its handler can keep
+// what was never written while there is still a process to keep it.
+func TestShutdownEndsSessionsThatDidNotComeBack(t *testing.T) {
+	ts := startServer(t, slowPing(testOptions()))
+	ts.rec.quiet = true
+	sid := ts.handshakeV4()
+	s := <-ts.rec.opened
+	s.Send(Message{Data: []byte("never polled for"), Mark: 7})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want the deadline: the client never came", err)
+	}
+	select {
+	case r := <-ts.rec.closes:
+		if r != sid+" server shutting down" {
+			t.Errorf("close = %q", r)
+		}
+	default:
+		t.Fatal("Shutdown returned before the session's OnClose")
+	}
+	if got := s.Unwritten(); got != 7 {
+		t.Errorf("Unwritten = %d, want 7", got)
 	}
 }
