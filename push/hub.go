@@ -147,10 +147,10 @@ type Binding struct {
 	startAt uint64 // the message an offset-less resume starts after (see user.owedAfter)
 	// offeredAfter: the session was offered every message logged after this one (a fresh
 	// session: what was in the log when it attached and no session had got, then what
-	// came); it may get what came before it late (keepUnwritten). Not for a recovered
-	// session, whose client has everything up to its offset and was replayed the rest.
+	// came); it may get what came before it late (keepUnwritten). 0 for a recovered
+	// session, whose client has everything up to its offset and was replayed the rest: no
+	// message is numbered 0, so nothing comes before it.
 	offeredAfter uint64
-	recovered    bool
 }
 
 // UserID is the user the binding belongs to.
@@ -403,12 +403,14 @@ func (h *Hub) attach(u *user, sess Session, pid string, from uint64, resume bool
 	}
 	// startAt is what an offset-less resume of this session starts after: everything it is
 	// about to be sent here, and everything sent to the user from now on.
-	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: u.lastBefore(len(u.log)), recovered: resume}
-	b.offeredAfter = b.startAt
+	b := &Binding{userID: u.id, user: u, sess: sess, pid: pid, startAt: u.lastBefore(len(u.log))}
 	if resume {
 		b.startAt = from
-	} else if i := u.firstUndelivered(); i >= 0 {
-		b.startAt = u.lastBefore(i)
+	} else {
+		b.offeredAfter = b.startAt
+		if i := u.firstUndelivered(); i >= 0 {
+			b.startAt = u.lastBefore(i)
+		}
 	}
 	u.sessMu.Lock()
 	old := *u.sessions.Load()
@@ -539,11 +541,8 @@ func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
 		}
 	}
 	for _, b := range live {
-		if b.recovered {
-			continue // its client has what it was not replayed
-		}
 		// b was offered what followed the message it attached after (-1: not in the log,
-		// so everything in it followed).
+		// so everything in it followed; always so for a recovered session).
 		last := min(end, u.indexOf(b.offeredAfter))
 		for i := start; i <= last; i++ {
 			if e := &u.log[i]; !e.handedOver && b.sess.Deliver(e.m) == nil {
@@ -572,7 +571,7 @@ func (u *user) anyAttachedSince(live []*Binding, start int) bool {
 		since[e.m.Seq] = true
 	}
 	for _, b := range live {
-		if !b.recovered && since[b.offeredAfter] {
+		if since[b.offeredAfter] {
 			return true
 		}
 	}
