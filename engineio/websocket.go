@@ -97,13 +97,7 @@ func frameSize(p packet, proto uint8) int64 {
 		return int64(len(p.data))
 	}
 	_, n, _, _ := frameOf(p, proto)
-	switch {
-	case n < 126:
-		return int64(n) + 2
-	case n <= 0xffff:
-		return int64(n) + 4
-	}
-	return int64(n) + 10
+	return wsframe.FrameSize(n)
 }
 
 // firstUnwritten is the index of the first packet of pkts whose frame is

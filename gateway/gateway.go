@@ -387,12 +387,12 @@ func (c *conn) closed(reason string) {
 	if !c.switched {
 		// What the socket wrote, it wrote in order; what waited for the CONNECT reply
 		// came after all of it.
-		lost = push.Unwritten{From: c.s.unwritten(), To: c.last}
-		if lost.From == 0 && len(c.pending) > 0 {
-			lost.From = c.pending[0].Seq
+		from := c.s.unwritten()
+		if from == 0 && len(c.pending) > 0 {
+			from = c.pending[0].Seq
 		}
-		if lost.From == 0 {
-			lost = push.Unwritten{}
+		if from != 0 {
+			lost = push.Unwritten{From: from, To: c.last}
 		}
 	}
 	c.pending = nil

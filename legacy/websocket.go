@@ -26,7 +26,7 @@ func (srv *Server) writePackets(c *wsframe.Conn, pkts []outPacket) (int, error) 
 	}
 	var end int64
 	for i, p := range pkts {
-		end += int64(len(wsframe.AppendHeader(nil, wsframe.OpText, len(p.data))) + len(p.data))
+		end += wsframe.FrameSize(len(p.data))
 		if end > n {
 			return i, err
 		}

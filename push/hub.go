@@ -515,11 +515,8 @@ func (h *Hub) keepUnwritten(u *user, lost Unwritten) {
 		return
 	}
 	end := u.indexOf(lost.To)
-	// From may have been dropped from the log already; what follows it is still there.
-	start, _, _ := u.owedAfter(lost.From)
-	if start > 0 {
-		start-- // found: From itself is owed
-	}
+	// From may have been dropped from the log already (-1); what follows it is still there.
+	start := max(u.indexOf(lost.From), 0)
 	// Many sessions of a user may end at once with the same messages unwritten (a venue's
 	// screens losing the network): the first end hands them over, the others find them so.
 	for start <= end && u.log[start].handedOver {

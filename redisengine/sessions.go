@@ -89,12 +89,12 @@ func (b *binding) setOfferedAfter(seq uint64) {
 func (b *binding) late(ms []*push.Message, at uint64) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(ms) == 0 || b.offeredAfter > at || b.offeredAfter < ms[0].Seq {
+	if b.closed || len(ms) == 0 || b.offeredAfter > at || b.offeredAfter < ms[0].Seq {
 		return 0 // ms is in sequence order: a session there before the first had them all
 	}
 	n := 0
 	for _, m := range ms {
-		if !b.closed && m.Seq <= b.offeredAfter && b.sess.Deliver(m) == nil {
+		if m.Seq <= b.offeredAfter && b.sess.Deliver(m) == nil {
 			n++
 		}
 	}

@@ -309,6 +309,18 @@ func AppendHeader(dst []byte, op byte, n int) []byte {
 	}
 }
 
+// FrameSize is how many bytes a frame of n payload bytes takes: the header
+// AppendHeader appends, then the payload.
+func FrameSize(n int) int64 {
+	switch {
+	case n < 126:
+		return int64(n) + 2
+	case n <= 0xffff:
+		return int64(n) + 4
+	}
+	return int64(n) + 10
+}
+
 // WriteHeader writes the header AppendHeader appends. Byte by byte: a
 // header array passed to Write would escape to the heap.
 func WriteHeader(bw *bufio.Writer, op byte, n int) {
